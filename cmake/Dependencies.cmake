@@ -1,0 +1,28 @@
+# Finds facefill's dependencies: Debian packages via find_package/pkg-config, ONNX Runtime from the folder that
+# scripts/setup.sh fills (.deps/onnxruntime), as an imported target.
+find_package(PkgConfig REQUIRED)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs)
+find_package(Threads REQUIRED)
+find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(spdlog REQUIRED)
+pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+
+set(FACEFILL_DEPS_DIR "${PROJECT_SOURCE_DIR}/.deps" CACHE PATH "Folder that scripts/setup.sh fills")
+set(ONNXRUNTIME_ROOT "${FACEFILL_DEPS_DIR}/onnxruntime" CACHE PATH "ONNX Runtime include/ and lib/")
+if(NOT EXISTS "${ONNXRUNTIME_ROOT}/lib/libonnxruntime.so.1")
+  message(FATAL_ERROR "ONNX Runtime not found in ${ONNXRUNTIME_ROOT}: run scripts/setup.sh first")
+endif()
+add_library(onnxruntime::onnxruntime SHARED IMPORTED)
+set_target_properties(onnxruntime::onnxruntime PROPERTIES
+  IMPORTED_LOCATION "${ONNXRUNTIME_ROOT}/lib/libonnxruntime.so.1"
+  IMPORTED_SONAME "libonnxruntime.so.1"
+  INTERFACE_INCLUDE_DIRECTORIES "${ONNXRUNTIME_ROOT}/include")
+# Installed binaries find ONNX Runtime beside the staged copy as well as in the build tree.
+set(CMAKE_INSTALL_RPATH "${ONNXRUNTIME_ROOT}/lib")
+
+set(FACEFILL_DEFAULT_MODELS_DIR "${FACEFILL_DEPS_DIR}/models/faceplugin" CACHE PATH
+    "Default model pack (fetched by scripts/setup.sh)")

@@ -1,0 +1,64 @@
+// Image decoding: file bytes to an oriented 8-bit BGR cv::Mat, with format sniffing and size guards.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "facefill/status.h"
+
+namespace facefill {
+
+// Formats recognised by content (magic bytes); the file extension is never trusted.
+enum class ImageFormat { kUnknown, kJpeg, kPng, kWebp, kTiff, kBmp, kHeif };
+
+std::string_view ImageFormatName(ImageFormat format);      // "jpeg"
+std::string_view ImageFormatMimeType(ImageFormat format);  // "image/jpeg"
+ImageFormat SniffImageFormat(std::span<const uint8_t> bytes);
+
+// Dimensions as stored in the file (before EXIF orientation), read without decoding pixels.
+struct ImageHeader {
+  ImageFormat format = ImageFormat::kUnknown;
+  int width = 0;
+  int height = 0;
+};
+
+// Reads the header only; kUnsupportedFormat for non-images, kCorruptImage for a header that cannot be parsed.
+Result<ImageHeader> ReadImageHeader(std::span<const uint8_t> bytes);
+
+struct DecodeOptions {
+  // Refuse images with more pixels than this before decoding them (Pillow's decompression-bomb error limit).
+  int64_t max_pixels = 178'956'970;
+  // Refuse files larger than this without reading them.
+  int64_t max_file_bytes = int64_t{512} << 20;
+  // Apply EXIF orientation (JPEG) / HEIF transformations so the image is upright as a viewer shows it.
+  bool apply_orientation = true;
+  // Decode at 1/reduce of full resolution where the format supports it natively (JPEG DCT scaling): 1, 2, 4 or 8.
+  int reduce = 1;
+
+  Status Validate() const;
+};
+
+struct DecodedImage {
+  cv::Mat bgr;  // CV_8UC3, upright
+  ImageFormat format = ImageFormat::kUnknown;
+  int width = 0;       // full-resolution upright width (what the catalog stores)
+  int height = 0;      // full-resolution upright height
+  double scale = 1.0;  // bgr pixels per full-resolution pixel (1/reduce when reduced decode applied)
+};
+
+// Decodes an image held in memory. `name` is used in error messages only.
+// Thread-safe. Errors: kEmptyFile, kUnsupportedFormat, kCorruptImage (including truncated data), kImageTooLarge.
+Result<DecodedImage> DecodeImage(std::span<const uint8_t> bytes, std::string_view name,
+                                 const DecodeOptions& options = {});
+
+// Reads and decodes a file. Adds kNotFound, kPermissionDenied and kIoError to DecodeImage's errors.
+Result<DecodedImage> DecodeImageFile(const std::filesystem::path& path, const DecodeOptions& options = {});
+
+// Reads a whole file into `bytes` (reusing its capacity), refusing files above max_bytes.
+Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::vector<uint8_t>* bytes);
+
+}  // namespace facefill

@@ -1,0 +1,102 @@
+// ONNX Runtime session wrapper: loads a file, records its I/O contract, converts Ort::Exception to Status.
+#include "onnx_model.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "onnx_graph.h"
+
+namespace facefill::inference {
+namespace {
+
+// The process-wide ONNX Runtime environment (logging and thread pools); created on first use.
+Ort::Env& Environment() {
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "facefill");
+  return env;
+}
+
+constexpr size_t kLeadingNodes = 8;  // InsightFace's arcface_onnx.py looks at the first 8 nodes
+
+std::vector<TensorInfo> ReadTensorInfos(const Ort::Session& session, bool inputs) {
+  Ort::AllocatorWithDefaultOptions allocator;
+  size_t count = inputs ? session.GetInputCount() : session.GetOutputCount();
+  std::vector<TensorInfo> infos;
+  for (size_t i = 0; i < count; ++i) {
+    TensorInfo info;
+    info.name =
+        (inputs ? session.GetInputNameAllocated(i, allocator) : session.GetOutputNameAllocated(i, allocator)).get();
+    Ort::TypeInfo type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
+    if (type.GetONNXType() == ONNX_TYPE_TENSOR) {
+      auto tensor = type.GetTensorTypeAndShapeInfo();
+      info.shape = tensor.GetShape();
+      info.is_float = tensor.GetElementType() == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    }
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<OnnxModel>> OnnxModel::Open(const std::filesystem::path& path, const RuntimeOptions& options) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  const std::string name = path.string();
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Status(StatusCode::kModelError, name + ": model file not found or not readable");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) return Status(StatusCode::kModelError, name + ": model file is empty");
+
+  auto op_types = ReadLeadingOpTypes(bytes, kLeadingNodes);
+  if (!op_types.ok()) return Status(StatusCode::kModelError, name + ": " + op_types.status().message());
+
+  std::shared_ptr<OnnxModel> model(new OnnxModel());
+  model->path_ = path;
+  model->leading_op_types_ = std::move(op_types).value();
+  try {
+    Ort::SessionOptions session_options;
+    session_options.SetIntraOpNumThreads(options.intra_op_threads);
+    session_options.SetInterOpNumThreads(1);
+    session_options.SetExecutionMode(ORT_SEQUENTIAL);
+    session_options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
+    session_options.AddConfigEntry("session.intra_op.allow_spinning", options.allow_spinning ? "1" : "0");
+    if (options.use_cuda) {
+      OrtCUDAProviderOptions cuda;
+      session_options.AppendExecutionProvider_CUDA(cuda);
+    }
+    model->session_ = std::make_unique<Ort::Session>(Environment(), bytes.data(), bytes.size(), session_options);
+    model->inputs_ = ReadTensorInfos(*model->session_, true);
+    model->outputs_ = ReadTensorInfos(*model->session_, false);
+  } catch (const Ort::Exception& e) {
+    return Status(StatusCode::kModelError, name + ": ONNX Runtime cannot load it: " + e.what());
+  }
+  for (const auto& info : model->inputs_) model->input_names_.push_back(info.name.c_str());
+  for (const auto& info : model->outputs_) model->output_names_.push_back(info.name.c_str());
+  if (model->inputs_.size() != 1 || !model->inputs_[0].is_float) {
+    return Status(StatusCode::kModelError, name + ": expected exactly one float input, found " +
+                                               std::to_string(model->inputs_.size()) + " inputs");
+  }
+  return model;
+}
+
+Status OnnxModel::Run(const float* input, const std::vector<int64_t>& input_shape,
+                      std::vector<Ort::Value>* outputs) const {
+  try {
+    size_t count = 1;
+    for (int64_t d : input_shape) count *= static_cast<size_t>(d);
+    auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(input), count, input_shape.data(),
+                                                        input_shape.size());
+    *outputs = session_->Run(Ort::RunOptions{nullptr}, input_names_.data(), &tensor, 1, output_names_.data(),
+                             output_names_.size());
+  } catch (const Ort::Exception& e) {
+    return Status(StatusCode::kInferenceError, path_.filename().string() + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+OutputTensor OnnxModel::View(const Ort::Value& value) {
+  auto info = value.GetTensorTypeAndShapeInfo();
+  return OutputTensor{info.GetShape(), value.GetTensorData<float>(), info.GetElementCount()};
+}
+
+}  // namespace facefill::inference

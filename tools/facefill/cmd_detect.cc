@@ -1,0 +1,90 @@
+// `facefill detect IMAGE...`: faces of each image, no catalog.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "facefill/image.h"
+#include "model_flags.h"
+
+namespace facefill::cli {
+namespace {
+
+constexpr const char* kLandmarkNames[5] = {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"};
+
+struct DetectFlags {
+  std::vector<std::string> images;
+  ModelFlags models;
+  bool json = false;
+  bool embeddings = false;
+};
+
+nlohmann::json FaceJson(const AnalyzedFace& face, bool with_embedding) {
+  const auto& d = face.detection;
+  nlohmann::json j = {{"bbox", {d.box.x1, d.box.y1, d.box.x2, d.box.y2}}, {"score", d.score}};
+  nlohmann::json landmarks = nlohmann::json::object();
+  for (int i = 0; i < 5; ++i) landmarks[kLandmarkNames[i]] = {d.landmarks[i].x, d.landmarks[i].y};
+  j["landmarks"] = landmarks;
+  if (with_embedding) j["embedding"] = face.embedding;
+  return j;
+}
+
+int Run(const DetectFlags& flags) {
+  auto analyzer = OpenAnalyzer(flags.models);
+  if (!analyzer) return kExitUsage;
+  int failures = 0;
+  for (const auto& path : flags.images) {
+    auto image = DecodeImageFile(path);
+    Result<std::vector<AnalyzedFace>> faces = image.ok() ? analyzer->Analyze(image->bgr, flags.embeddings)
+                                                         : Result<std::vector<AnalyzedFace>>(image.status());
+    if (!faces.ok()) {
+      ++failures;
+      if (flags.json) {
+        nlohmann::json j = {
+            {"path", path},
+            {"error", {{"code", StatusCodeName(faces.status().code())}, {"message", faces.status().message()}}}};
+        std::cout << j.dump() << "\n";
+      } else {
+        std::cerr << "error: " << faces.status().ToString() << "\n";
+      }
+      continue;
+    }
+    if (flags.json) {
+      nlohmann::json j = {{"path", path}, {"width", image->width}, {"height", image->height}, {"faces", {}}};
+      j["faces"] = nlohmann::json::array();
+      for (const auto& face : *faces) j["faces"].push_back(FaceJson(face, flags.embeddings));
+      std::cout << j.dump() << "\n";
+      continue;
+    }
+    std::cout << fmt::format("{}: {}x{}, {} face(s)\n", path, image->width, image->height, faces->size());
+    for (size_t i = 0; i < faces->size(); ++i) {
+      const auto& d = (*faces)[i].detection;
+      std::cout << fmt::format("  face {}: box [{:.1f}, {:.1f}, {:.1f}, {:.1f}] score {:.4f} landmarks", i, d.box.x1,
+                               d.box.y1, d.box.x2, d.box.y2, d.score);
+      for (const auto& p : d.landmarks) std::cout << fmt::format(" ({:.1f}, {:.1f})", p.x, p.y);
+      std::cout << "\n";
+      if (flags.embeddings) {
+        const auto& e = (*faces)[i].embedding;
+        std::cout << "    embedding [";
+        for (size_t k = 0; k < e.size(); ++k) std::cout << (k ? ", " : "") << fmt::format("{:.6f}", e[k]);
+        std::cout << "]\n";
+      }
+    }
+  }
+  return failures == 0 ? kExitOk : kExitPartial;
+}
+
+}  // namespace
+
+void RegisterDetect(CLI::App* app) {
+  auto flags = std::make_shared<DetectFlags>();
+  CLI::App* cmd = app->add_subcommand("detect", "Print the faces found in images (no catalog)");
+  cmd->add_option("images", flags->images, "Image files")->required();
+  AddModelFlags(cmd, &flags->models);
+  cmd->add_flag("--json", flags->json, "One JSON object per image");
+  cmd->add_flag("--embeddings", flags->embeddings, "Also print each face's embedding");
+  cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
+}
+
+}  // namespace facefill::cli

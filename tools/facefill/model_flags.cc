@@ -1,0 +1,40 @@
+// Model selection flags -> ModelPackQuery + AnalyzerOptions.
+#include "model_flags.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+namespace facefill::cli {
+
+void AddModelFlags(CLI::App* app, ModelFlags* flags) {
+  app->add_option("--models", flags->models_dir,
+                  "Model pack folder (default: $FACEFILL_MODELS, ~/.insightface/models/<pack>, then the setup's "
+                  "default pack)");
+  app->add_option("--detector", flags->detector, "Detector .onnx file, overriding the pack's");
+  app->add_option("--recognizer", flags->recognizer, "Recogniser .onnx file, overriding the pack's");
+  app->add_option("--det-threshold", flags->score_threshold, "Detector score threshold")->capture_default_str();
+  app->add_option("--threads", flags->threads, "ONNX Runtime threads per model call")->capture_default_str();
+}
+
+std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags) {
+  ModelPackQuery query{flags.models_dir, flags.detector, flags.recognizer};
+  auto pack = LocateModelPack(query);
+  if (!pack.ok()) {
+    spdlog::error("{}", pack.status().ToString());
+    return nullptr;
+  }
+  AnalyzerOptions options;
+  options.detector.score_threshold = flags.score_threshold;
+  options.detector.runtime.intra_op_threads = flags.threads;
+  options.embedder.runtime.intra_op_threads = flags.threads;
+  auto analyzer = FaceAnalyzer::Open(*pack, options);
+  if (!analyzer.ok()) {
+    spdlog::error("{}", analyzer.status().ToString());
+    return nullptr;
+  }
+  spdlog::debug("models: {} | {}", (*analyzer)->detector().Describe(), (*analyzer)->embedder().Describe());
+  return std::move(analyzer).value();
+}
+
+}  // namespace facefill::cli

@@ -1,0 +1,25 @@
+// Command-line flags that choose and tune the models, shared by every subcommand that runs them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "facefill/analyzer.h"
+
+namespace facefill::cli {
+
+struct ModelFlags {
+  std::string models_dir;
+  std::string detector;
+  std::string recognizer;
+  float score_threshold = 0.5f;
+  int threads = 1;
+};
+
+void AddModelFlags(CLI::App* app, ModelFlags* flags);
+
+// Locates the pack and opens a FaceAnalyzer; prints the error and returns null on failure.
+std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags);
+
+}  // namespace facefill::cli
