@@ -61,10 +61,13 @@ Result<cv::Mat> DecodeJpeg(std::span<const uint8_t> bytes, std::string_view name
   if (rc != 0) {
     std::string error = tjGetErrorStr2(handle.get());
     if (tjGetErrorCode(handle.get()) == TJERR_WARNING) {
-      // Truncation is fatal to the photo (its lower part is grey); other warnings, such as extraneous bytes
-      // before a marker, are common in camera files that decode correctly.
+      // Truncated or damaged entropy data leaves part of the photo grey or scrambled: refuse it. Extraneous bytes
+      // before a marker are common in camera files that decode correctly, so that warning alone is accepted.
       if (error.find("Premature end") != std::string::npos) {
         return Named(name, StatusCode::kCorruptImage, "jpeg data is truncated (" + error + ")");
+      }
+      if (error.find("extraneous bytes") == std::string::npos) {
+        return Named(name, StatusCode::kCorruptImage, "jpeg data is damaged (" + error + ")");
       }
     } else {
       // TurboJPEG cannot convert some colour spaces (CMYK/YCCK); OpenCV's libjpeg path can.

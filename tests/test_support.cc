@@ -1,0 +1,50 @@
+// Test helpers: shared-data lookup and temporary files.
+#include "test_support.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+namespace facefill::testing {
+
+namespace fs = std::filesystem;
+
+std::filesystem::path SharedDir() {
+  if (const char* env = std::getenv("FACEFILL_SHARED"); env != nullptr && *env != '\0') return env;
+  fs::path shared = fs::path(FACEFILL_SOURCE_DIR).parent_path() / "shared";
+  return fs::exists(shared) ? shared : fs::path();
+}
+
+std::filesystem::path DefaultPackDir() {
+  fs::path pack(FACEFILL_DEFAULT_MODELS_DIR);
+  return fs::exists(pack / "fr_feature.onnx") ? pack : fs::path();
+}
+
+bool InCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("facefill-test-" + std::to_string(rd()) + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<uint8_t> ReadBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace facefill::testing

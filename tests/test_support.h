@@ -1,0 +1,48 @@
+// Helpers for facefill tests: locating ../shared and the default pack, temporary folders, file writers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace facefill::testing {
+
+// ../shared beside the project (or $FACEFILL_SHARED). Empty when absent.
+std::filesystem::path SharedDir();
+
+// The default model pack installed by scripts/setup.sh. Empty when absent.
+std::filesystem::path DefaultPackDir();
+
+// True when running in CI (CI=true): missing test data is then a failure, not a skip.
+bool InCi();
+
+// A fresh temporary folder removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
+std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);
+
+}  // namespace facefill::testing
+
+// Skips (locally) or fails (in CI) a test whose data is missing, saying what is missing.
+#define FACEFILL_REQUIRE_PATH(path, what)                                                        \
+  do {                                                                                           \
+    if ((path).empty() || !std::filesystem::exists(path)) {                                      \
+      if (::facefill::testing::InCi()) FAIL() << "missing " << (what) << " (required in CI)";    \
+      GTEST_SKIP() << "missing " << (what) << "; run scripts/setup.sh / place ../shared beside"; \
+    }                                                                                            \
+  } while (0)
