@@ -102,9 +102,6 @@ void BM_Embed(benchmark::State& state) {
     benchmark::DoNotOptimize(embeddings);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
-  state.counters["ms_per_face"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * batch),
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
 }
 
 }  // namespace
