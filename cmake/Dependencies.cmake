@@ -10,6 +10,8 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(spdlog REQUIRED)
 pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
 
 set(FACEFILL_DEPS_DIR "${PROJECT_SOURCE_DIR}/.deps" CACHE PATH "Folder that scripts/setup.sh fills")
 set(ONNXRUNTIME_ROOT "${FACEFILL_DEPS_DIR}/onnxruntime" CACHE PATH "ONNX Runtime include/ and lib/")

@@ -58,6 +58,10 @@ Result<DecodedImage> DecodeImage(std::span<const uint8_t> bytes, std::string_vie
 // Reads and decodes a file. Adds kNotFound, kPermissionDenied and kIoError to DecodeImage's errors.
 Result<DecodedImage> DecodeImageFile(const std::filesystem::path& path, const DecodeOptions& options = {});
 
+// Reads the start of a file (up to `max_bytes`) and returns its format and upright size from the header alone
+// (JPEG EXIF orientation applied to the size), without decoding pixels. Used by `scan`.
+Result<ImageHeader> ProbeImageFile(const std::filesystem::path& path, int64_t max_bytes = 512 * 1024);
+
 // Reads a whole file into `bytes` (reusing its capacity), refusing files above max_bytes.
 Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::vector<uint8_t>* bytes);
 

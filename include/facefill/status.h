@@ -75,9 +75,13 @@ class [[nodiscard]] Result {
 
 }  // namespace facefill
 
+#define FACEFILL_CONCAT_INNER(a, b) a##b
+#define FACEFILL_CONCAT(a, b) FACEFILL_CONCAT_INNER(a, b)
+
 // Returns early with the Status of an expression that failed.
-#define FACEFILL_RETURN_IF_ERROR(expr)                   \
-  do {                                                   \
-    ::facefill::Status facefill_status_ = (expr);        \
-    if (!facefill_status_.ok()) return facefill_status_; \
+#define FACEFILL_RETURN_IF_ERROR(expr) FACEFILL_RETURN_IF_ERROR_IMPL(FACEFILL_CONCAT(facefill_status_, __LINE__), expr)
+#define FACEFILL_RETURN_IF_ERROR_IMPL(var, expr) \
+  do {                                           \
+    ::facefill::Status var = (expr);             \
+    if (!var.ok()) return var;                   \
   } while (0)

@@ -206,6 +206,21 @@ Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::
   return Status::Ok();
 }
 
+Result<ImageHeader> ProbeImageFile(const std::filesystem::path& path, int64_t max_bytes) {
+  const std::string name = path.string();
+  std::unique_ptr<FILE, decltype(&std::fclose)> file(std::fopen(name.c_str(), "rb"), std::fclose);
+  if (!file) return Named(name, errno == EACCES ? StatusCode::kPermissionDenied : StatusCode::kNotFound, "cannot open");
+  std::vector<uint8_t> bytes(static_cast<size_t>(max_bytes));
+  bytes.resize(std::fread(bytes.data(), 1, bytes.size(), file.get()));
+  if (bytes.empty()) return Named(name, StatusCode::kEmptyFile, "file is empty (0 bytes)");
+  auto header = ReadImageHeader(bytes);
+  if (!header.ok()) return Named(name, header.status().code(), header.status().message());
+  if (header->format == ImageFormat::kJpeg && OrientationSwapsAxes(ReadJpegExifOrientation(bytes))) {
+    std::swap(header->width, header->height);
+  }
+  return header;
+}
+
 Result<DecodedImage> DecodeImageFile(const std::filesystem::path& path, const DecodeOptions& options) {
   FACEFILL_RETURN_IF_ERROR(options.Validate());
   std::error_code ec;

@@ -14,7 +14,12 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     if (verbose) spdlog::set_level(spdlog::level::debug);
   });
+  facefill::cli::RegisterScan(&app);
+  facefill::cli::RegisterBackfill(&app);
+  facefill::cli::RegisterSearch(&app);
   facefill::cli::RegisterDetect(&app);
+  facefill::cli::RegisterStats(&app);
+  facefill::cli::RegisterCheck(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

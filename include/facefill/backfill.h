@@ -1,0 +1,79 @@
+// The backfill: every pending asset through decode -> detect -> align -> embed -> write, pipelined and batched
+// (or one at a time with --sequential, the old algorithm kept as the baseline).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "facefill/analyzer.h"
+#include "facefill/catalog.h"
+#include "facefill/image.h"
+#include "facefill/vector_store.h"
+
+namespace facefill {
+
+struct BackfillOptions {
+  int64_t limit = 0;             // process at most this many pending assets (0: all)
+  int64_t offset = 0;            // skip this many pending assets first
+  float min_confidence = 0.5f;   // drop faces scoring lower (the service's filter)
+  int min_face_size = 20;        // drop faces narrower or shorter than this, in original pixels
+  int batch_size = 16;           // faces per embedder call, gathered across images
+  int decode_threads = 2;        // image decoding threads
+  int workers = 0;               // inference threads, each with its own model scratch; 0: one per core
+  int write_batch = 64;          // assets per catalog transaction (and vector upsert)
+  int max_write_wait_ms = 1000;  // flush a partial batch after this long, so a slow trickle still moves
+  bool sequential = false;       // the old algorithm: one image at a time, faces embedded one by one, commit per asset
+  bool rescan = false;           // also re-detect assets already scanned; matched faces keep their ids
+  bool retry_errors = false;     // also retry assets whose last scan failed
+  DecodeOptions decode;
+
+  Status Validate() const;
+};
+
+struct BackfillProgress {
+  int64_t total = 0;  // assets this run will process
+  int64_t processed = 0;
+  int64_t faces = 0;
+  int64_t no_faces = 0;
+  int64_t errors = 0;
+  double elapsed_seconds = 0;
+};
+
+// Busy time per stage, summed over the threads of that stage.
+struct StageTime {
+  std::string name;
+  int threads = 1;
+  double busy_seconds = 0;
+  double utilisation = 0;  // busy / (threads * wall): the busiest stage holds the pipeline back
+};
+
+struct BackfillReport {
+  BackfillProgress progress;
+  std::map<std::string, int64_t> errors_by_reason;
+  std::vector<StageTime> stages;
+  std::string bottleneck;
+  double wall_seconds = 0;
+  double images_per_second = 0;
+  double faces_per_second = 0;
+  bool cancelled = false;
+};
+
+using ProgressCallback = std::function<void(const BackfillProgress&)>;
+
+// Runs the backfill. `analyzer` is cloned per worker; `cancel` (may be null) makes the run stop taking new assets,
+// finish and commit what is in flight, and return with report.cancelled. A catalog or vector-store failure stops
+// the run with that error after in-flight work is abandoned (nothing half-written: vectors are upserted before the
+// transaction that records faces and scan status).
+Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                                   const BackfillOptions& options, const std::atomic<bool>* cancel = nullptr,
+                                   const ProgressCallback& on_progress = {}, double progress_interval_seconds = 1.0);
+
+// Deterministic face id: UUID v5 of (asset id, integer box, model id).
+std::string FaceId(int64_t asset_id, int x, int y, int w, int h, const std::string& model_id);
+
+// The service's quality score: min(1, w*h/40000) * 0.5 + confidence * 0.5.
+float QualityScore(int w, int h, float confidence);
+
+}  // namespace facefill

@@ -1,0 +1,68 @@
+// The catalog: image assets, face rows and scan status (SQLite embedded; PostgreSQL at scale).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "facefill/records.h"
+#include "facefill/status.h"
+
+namespace facefill {
+
+struct PendingQuery {
+  int64_t after_id = 0;       // keyset pagination: only assets with a larger id
+  int limit = 256;            // at most this many
+  bool retry_errors = false;  // include assets whose last scan failed
+  bool rescan = false;        // include every asset, scanned or not
+};
+
+struct CatalogStats {
+  int64_t assets = 0;
+  int64_t scanned = 0;  // done + no_faces
+  int64_t no_faces = 0;
+  int64_t errors = 0;
+  int64_t faces = 0;
+  std::map<std::string, int64_t> errors_by_reason;
+};
+
+// What `scan` did to the catalog.
+struct ScanCounts {
+  int64_t added = 0;
+  int64_t refreshed = 0;  // size or modification time changed: metadata updated and marked for rescanning
+  int64_t unchanged = 0;
+};
+
+// Thread-safe: calls are serialised internally.
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+
+  // Adds new files and refreshes changed ones, in one transaction.
+  virtual Status UpsertAssets(const std::vector<AssetRecord>& assets, ScanCounts* counts) = 0;
+
+  // Assets that need processing, by ascending id.
+  virtual Result<std::vector<AssetRecord>> ListPending(const PendingQuery& query) = 0;
+  virtual Result<int64_t> CountPending(const PendingQuery& query) = 0;
+
+  // Faces currently stored for these assets (for keeping ids on rescan).
+  virtual Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) = 0;
+
+  // In one transaction: replaces each asset's faces with outcome.faces (rows whose id is not among them are
+  // deleted, the others inserted or updated) and records its scan status under model_id.
+  virtual Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id) = 0;
+
+  virtual Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) = 0;
+  virtual Result<std::vector<std::string>> AllFaceIds() = 0;
+  // Assets marked done whose stored face count differs from their face rows.
+  virtual Result<std::vector<int64_t>> AssetsWithMissingFaces() = 0;
+  // Clears the scan status of these assets (and the assets owning these faces) so the next backfill redoes them.
+  virtual Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) = 0;
+  virtual Result<CatalogStats> Stats() = 0;
+};
+
+// Opens (creating and migrating) a catalog by URL: "sqlite:PATH" or a bare path.
+Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url);
+
+}  // namespace facefill

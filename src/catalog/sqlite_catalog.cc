@@ -1,0 +1,417 @@
+// The embedded catalog: the image-search service's image_assets and face_instances tables plus facefill's own
+// scan status, in one SQLite file, with versioned migrations.
+#include <nlohmann/json.hpp>
+
+#include "facefill/catalog.h"
+#include "sqlite_db.h"
+#include "sqlite_url.h"
+
+namespace facefill {
+namespace {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+constexpr const char* kLandmarkNames[5] = {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"};
+
+// Each entry migrates the schema from version i to i + 1. Only append.
+const std::vector<std::string> kMigrations = {
+    R"sql(
+CREATE TABLE IF NOT EXISTS image_assets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  path TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  width INTEGER,
+  height INTEGER,
+  file_size INTEGER,
+  mime_type TEXT,
+  file_modified_at TEXT,
+  taken_at TEXT
+);
+CREATE TABLE IF NOT EXISTS face_instances (
+  id TEXT PRIMARY KEY,
+  asset_id INTEGER NOT NULL REFERENCES image_assets(id) ON DELETE CASCADE,
+  bbox_x INTEGER NOT NULL,
+  bbox_y INTEGER NOT NULL,
+  bbox_w INTEGER NOT NULL,
+  bbox_h INTEGER NOT NULL,
+  landmarks TEXT,
+  detection_confidence REAL NOT NULL,
+  quality_score REAL,
+  qdrant_point_id TEXT,
+  cluster_id TEXT,
+  person_id TEXT,
+  created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  UNIQUE (asset_id, bbox_x, bbox_y, bbox_w, bbox_h)
+);
+CREATE INDEX IF NOT EXISTS face_instances_asset_id ON face_instances(asset_id);
+CREATE TABLE IF NOT EXISTS facefill_scan_status (
+  asset_id INTEGER PRIMARY KEY REFERENCES image_assets(id) ON DELETE CASCADE,
+  status TEXT NOT NULL CHECK (status IN ('done', 'no_faces', 'error')),
+  face_count INTEGER NOT NULL DEFAULT 0,
+  model_id TEXT,
+  scanned_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  error_code TEXT,
+  error_message TEXT,
+  lease_owner TEXT,
+  lease_expires_at TEXT
+);
+CREATE TABLE IF NOT EXISTS facefill_face_vectors (
+  face_id TEXT PRIMARY KEY,
+  asset_id INTEGER NOT NULL,
+  embedding BLOB NOT NULL
+);
+)sql",
+};
+
+std::string LandmarksJson(const FiveLandmarks& landmarks) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int i = 0; i < 5; ++i) j[kLandmarkNames[i]] = {landmarks[i].x, landmarks[i].y};
+  return j.dump();
+}
+
+std::string Placeholders(size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += i ? ",?" : "?";
+  return s;
+}
+
+std::string PendingWhere(const PendingQuery& q) {
+  if (q.rescan) return "a.id > ?";
+  return std::string("a.id > ? AND (s.asset_id IS NULL") + (q.retry_errors ? " OR s.status = 'error')" : ")");
+}
+
+class SqliteCatalog final : public Catalog {
+ public:
+  explicit SqliteCatalog(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Status Migrate() {
+    std::lock_guard lock(db_->mutex());
+    FACEFILL_RETURN_IF_ERROR(
+        db_->Exec("CREATE TABLE IF NOT EXISTS facefill_schema_migrations (version INTEGER PRIMARY KEY, "
+                  "applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"));
+    auto current = db_->Prepare("SELECT COALESCE(MAX(version), 0) FROM facefill_schema_migrations");
+    if (!current.ok()) return current.status();
+    auto row = current->Step();
+    if (!row.ok()) return row.status();
+    const size_t version = static_cast<size_t>(current->Int(0));
+    if (version > kMigrations.size()) {
+      return Status(StatusCode::kDatabaseError, db_->path() + ": schema version " + std::to_string(version) +
+                                                    " is newer than this facefill knows; upgrade facefill");
+    }
+    for (size_t v = version; v < kMigrations.size(); ++v) {
+      FACEFILL_RETURN_IF_ERROR(db_->Transaction([&] {
+        FACEFILL_RETURN_IF_ERROR(db_->Exec(kMigrations[v]));
+        return db_->Exec("INSERT INTO facefill_schema_migrations(version) VALUES (" + std::to_string(v + 1) + ")");
+      }));
+    }
+    return Status::Ok();
+  }
+
+  Status UpsertAssets(const std::vector<AssetRecord>& assets, ScanCounts* counts) override {
+    std::lock_guard lock(db_->mutex());
+    return db_->Transaction([&]() -> Status {
+      auto find = db_->Prepare(
+          "SELECT id, file_size, file_modified_at = datetime(?, 'unixepoch') FROM image_assets WHERE path = ?");
+      auto insert = db_->Prepare(
+          "INSERT INTO image_assets(path, width, height, file_size, mime_type, file_modified_at) "
+          "VALUES (?, ?, ?, ?, ?, datetime(?, 'unixepoch'))");
+      auto update = db_->Prepare(
+          "UPDATE image_assets SET width = ?, height = ?, file_size = ?, mime_type = ?, "
+          "file_modified_at = datetime(?, 'unixepoch') WHERE id = ?");
+      auto unscan = db_->Prepare("DELETE FROM facefill_scan_status WHERE asset_id = ?");
+      for (auto* s : {&find, &insert, &update, &unscan}) {
+        if (!s->ok()) return s->status();
+      }
+      for (const auto& a : assets) {
+        find->Bind(1, a.file_modified_at).Bind(2, a.path);
+        auto row = find->Step();
+        if (!row.ok()) return row.status();
+        if (!*row) {
+          find->Reset();
+          insert->Bind(1, a.path).Bind(2, a.width).Bind(3, a.height).Bind(4, a.file_size);
+          a.mime_type.empty() ? insert->BindNull(5) : insert->Bind(5, a.mime_type);
+          insert->Bind(6, a.file_modified_at);
+          FACEFILL_RETURN_IF_ERROR(insert->Run());
+          ++counts->added;
+          continue;
+        }
+        const int64_t id = find->Int(0);
+        const bool same = find->Int(1) == a.file_size && find->Int(2) == 1;
+        find->Reset();
+        if (same) {
+          ++counts->unchanged;
+          continue;
+        }
+        update->Bind(1, a.width).Bind(2, a.height).Bind(3, a.file_size);
+        a.mime_type.empty() ? update->BindNull(4) : update->Bind(4, a.mime_type);
+        update->Bind(5, a.file_modified_at).Bind(6, id);
+        FACEFILL_RETURN_IF_ERROR(update->Run());
+        unscan->Bind(1, id);
+        FACEFILL_RETURN_IF_ERROR(unscan->Run());
+        ++counts->refreshed;
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<AssetRecord>> ListPending(const PendingQuery& query) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare(
+        "SELECT a.id, a.path, COALESCE(a.file_size, 0), COALESCE(CAST(strftime('%s', a.file_modified_at) AS "
+        "INTEGER), 0), COALESCE(a.mime_type, ''), a.width, a.height FROM image_assets a LEFT JOIN "
+        "facefill_scan_status s ON s.asset_id = a.id WHERE " +
+        PendingWhere(query) + " ORDER BY a.id LIMIT ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, query.after_id).Bind(2, int64_t{query.limit});
+    std::vector<AssetRecord> assets;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      AssetRecord a;
+      a.id = stmt->Int(0);
+      a.path = stmt->Text(1);
+      a.file_size = stmt->Int(2);
+      a.file_modified_at = stmt->Int(3);
+      a.mime_type = stmt->Text(4);
+      if (!stmt->IsNull(5)) a.width = static_cast<int>(stmt->Int(5));
+      if (!stmt->IsNull(6)) a.height = static_cast<int>(stmt->Int(6));
+      assets.push_back(std::move(a));
+    }
+    return assets;
+  }
+
+  Result<int64_t> CountPending(const PendingQuery& query) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare(
+        "SELECT COUNT(*) FROM image_assets a LEFT JOIN facefill_scan_status s ON s.asset_id = a.id WHERE " +
+        PendingWhere(query));
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, query.after_id);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    return stmt->Int(0);
+  }
+
+  Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) override {
+    std::lock_guard lock(db_->mutex());
+    std::map<int64_t, std::vector<StoredFace>> faces;
+    if (asset_ids.empty()) return faces;
+    auto stmt = db_->Prepare(
+        "SELECT id, asset_id, bbox_x, bbox_y, bbox_w, bbox_h, detection_confidence FROM face_instances "
+        "WHERE asset_id IN (" +
+        Placeholders(asset_ids.size()) + ")");
+    if (!stmt.ok()) return stmt.status();
+    for (size_t i = 0; i < asset_ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), asset_ids[i]);
+    auto rows = ReadFaces(&*stmt);
+    if (!rows.ok()) return rows.status();
+    for (auto& f : *rows) faces[f.asset_id].push_back(std::move(f));
+    return faces;
+  }
+
+  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id) override {
+    std::lock_guard lock(db_->mutex());
+    return db_->Transaction([&]() -> Status {
+      auto existing = db_->Prepare("SELECT id FROM face_instances WHERE asset_id = ?");
+      auto remove = db_->Prepare("DELETE FROM face_instances WHERE id = ?");
+      auto upsert = db_->Prepare(
+          "INSERT INTO face_instances(id, asset_id, bbox_x, bbox_y, bbox_w, bbox_h, landmarks, "
+          "detection_confidence, quality_score, qdrant_point_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT(id) DO UPDATE SET bbox_x = excluded.bbox_x, bbox_y = excluded.bbox_y, bbox_w = "
+          "excluded.bbox_w, bbox_h = excluded.bbox_h, landmarks = excluded.landmarks, detection_confidence = "
+          "excluded.detection_confidence, quality_score = excluded.quality_score, updated_at = CURRENT_TIMESTAMP");
+      auto status = db_->Prepare(
+          "INSERT INTO facefill_scan_status(asset_id, status, face_count, model_id, scanned_at, error_code, "
+          "error_message, lease_owner, lease_expires_at) VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP, ?, ?, NULL, NULL) "
+          "ON CONFLICT(asset_id) DO UPDATE SET status = excluded.status, face_count = excluded.face_count, "
+          "model_id = excluded.model_id, scanned_at = excluded.scanned_at, error_code = excluded.error_code, "
+          "error_message = excluded.error_message, lease_owner = NULL, lease_expires_at = NULL");
+      for (auto* s : {&existing, &remove, &upsert, &status}) {
+        if (!s->ok()) return s->status();
+      }
+      for (const auto& outcome : outcomes) {
+        if (outcome.state != ScanState::kError) {
+          // Faces of this asset that are not in the new result are gone (rescan with another model/file).
+          std::vector<std::string> stale;
+          existing->Bind(1, outcome.asset.id);
+          while (true) {
+            auto row = existing->Step();
+            if (!row.ok()) return row.status();
+            if (!*row) break;
+            std::string id = existing->Text(0);
+            bool kept = false;
+            for (const auto& f : outcome.faces) kept = kept || f.id == id;
+            if (!kept) stale.push_back(id);
+          }
+          existing->Reset();
+          for (const auto& id : stale) {
+            remove->Bind(1, id);
+            FACEFILL_RETURN_IF_ERROR(remove->Run());
+          }
+          for (const auto& f : outcome.faces) {
+            upsert->Bind(1, f.id).Bind(2, f.asset_id).Bind(3, int64_t{f.bbox_x}).Bind(4, int64_t{f.bbox_y});
+            upsert->Bind(5, int64_t{f.bbox_w}).Bind(6, int64_t{f.bbox_h}).Bind(7, LandmarksJson(f.landmarks));
+            upsert->Bind(8, double{f.detection_confidence}).Bind(9, double{f.quality_score}).Bind(10, f.id);
+            FACEFILL_RETURN_IF_ERROR(upsert->Run());
+          }
+        }
+        status->Bind(1, outcome.asset.id).Bind(2, std::string(ScanStateName(outcome.state)));
+        status->Bind(3, static_cast<int64_t>(outcome.faces.size())).Bind(4, model_id);
+        if (outcome.state == ScanState::kError) {
+          status->Bind(5, std::string(StatusCodeName(outcome.error.code()))).Bind(6, outcome.error.message());
+        } else {
+          status->BindNull(5).BindNull(6);
+        }
+        FACEFILL_RETURN_IF_ERROR(status->Run());
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) override {
+    std::lock_guard lock(db_->mutex());
+    if (ids.empty()) return std::vector<StoredFace>{};
+    auto stmt = db_->Prepare(
+        "SELECT f.id, f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, f.detection_confidence, a.path "
+        "FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.id IN (" +
+        Placeholders(ids.size()) + ")");
+    if (!stmt.ok()) return stmt.status();
+    for (size_t i = 0; i < ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), ids[i]);
+    return ReadFaces(&*stmt);
+  }
+
+  Result<std::vector<std::string>> AllFaceIds() override {
+    std::lock_guard lock(db_->mutex());
+    return Strings("SELECT id FROM face_instances ORDER BY id");
+  }
+
+  Result<std::vector<int64_t>> AssetsWithMissingFaces() override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare(
+        "SELECT s.asset_id FROM facefill_scan_status s WHERE s.status IN ('done', 'no_faces') AND s.face_count <> "
+        "(SELECT COUNT(*) FROM face_instances f WHERE f.asset_id = s.asset_id) ORDER BY s.asset_id");
+    if (!stmt.ok()) return stmt.status();
+    std::vector<int64_t> ids;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ids.push_back(stmt->Int(0));
+    }
+    return ids;
+  }
+
+  Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) override {
+    std::lock_guard lock(db_->mutex());
+    return db_->Transaction([&]() -> Status {
+      auto by_asset = db_->Prepare("DELETE FROM facefill_scan_status WHERE asset_id = ?");
+      auto by_face = db_->Prepare(
+          "DELETE FROM facefill_scan_status WHERE asset_id = (SELECT asset_id FROM face_instances WHERE id = ?)");
+      if (!by_asset.ok()) return by_asset.status();
+      if (!by_face.ok()) return by_face.status();
+      for (int64_t id : asset_ids) FACEFILL_RETURN_IF_ERROR(by_asset->Bind(1, id).Run());
+      for (const auto& id : face_ids) FACEFILL_RETURN_IF_ERROR(by_face->Bind(1, id).Run());
+      return Status::Ok();
+    });
+  }
+
+  Result<CatalogStats> Stats() override {
+    std::lock_guard lock(db_->mutex());
+    CatalogStats stats;
+    auto stmt = db_->Prepare(
+        "SELECT (SELECT COUNT(*) FROM image_assets), "
+        "(SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('done', 'no_faces')), "
+        "(SELECT COUNT(*) FROM facefill_scan_status WHERE status = 'no_faces'), "
+        "(SELECT COUNT(*) FROM facefill_scan_status WHERE status = 'error'), "
+        "(SELECT COUNT(*) FROM face_instances)");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    stats.assets = stmt->Int(0);
+    stats.scanned = stmt->Int(1);
+    stats.no_faces = stmt->Int(2);
+    stats.errors = stmt->Int(3);
+    stats.faces = stmt->Int(4);
+    auto reasons = db_->Prepare(
+        "SELECT error_code, COUNT(*) FROM facefill_scan_status WHERE status = 'error' GROUP BY error_code");
+    if (!reasons.ok()) return reasons.status();
+    while (true) {
+      auto r = reasons->Step();
+      if (!r.ok()) return r.status();
+      if (!*r) break;
+      stats.errors_by_reason[reasons->Text(0)] = reasons->Int(1);
+    }
+    return stats;
+  }
+
+ private:
+  static Result<std::vector<StoredFace>> ReadFaces(Statement* stmt) {
+    std::vector<StoredFace> faces;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      StoredFace f;
+      f.id = stmt->Text(0);
+      f.asset_id = stmt->Int(1);
+      f.bbox_x = static_cast<int>(stmt->Int(2));
+      f.bbox_y = static_cast<int>(stmt->Int(3));
+      f.bbox_w = static_cast<int>(stmt->Int(4));
+      f.bbox_h = static_cast<int>(stmt->Int(5));
+      f.detection_confidence = static_cast<float>(stmt->Double(6));
+      f.asset_path = stmt->Text(7);
+      faces.push_back(std::move(f));
+    }
+    return faces;
+  }
+
+  Result<std::vector<std::string>> Strings(const std::string& sql) {
+    auto stmt = db_->Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    std::vector<std::string> values;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      values.push_back(stmt->Text(0));
+    }
+    return values;
+  }
+
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace
+
+std::string_view ScanStateName(ScanState state) {
+  switch (state) {
+    case ScanState::kDone:
+      return "done";
+    case ScanState::kNoFaces:
+      return "no_faces";
+    case ScanState::kError:
+      return "error";
+  }
+  return "error";
+}
+
+std::string SqlitePathFromUrl(const std::string& url) {
+  if (url.rfind("sqlite://", 0) == 0) return url.substr(9);
+  if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
+  return url;
+}
+
+Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url) {
+  if (url.rfind("postgres", 0) == 0) {
+    return Status(StatusCode::kInvalidArgument, "PostgreSQL catalogs are not supported by this build yet");
+  }
+  auto db = Database::Open(SqlitePathFromUrl(url));
+  if (!db.ok()) return db.status();
+  auto catalog = std::make_unique<SqliteCatalog>(std::move(db).value());
+  FACEFILL_RETURN_IF_ERROR(catalog->Migrate());
+  return std::unique_ptr<Catalog>(std::move(catalog));
+}
+
+}  // namespace facefill

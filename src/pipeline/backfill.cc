@@ -1,0 +1,345 @@
+// The backfill pipeline: feeder -> decode pool -> inference workers (detect, align, embed batched across images)
+// -> one writer (vectors upsert, then one catalog transaction per batch), joined by bounded queues.
+#include "facefill/backfill.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "bounded_queue.h"
+#include "face_records.h"
+#include "facefill/align.h"
+#include "stage_clock.h"
+
+namespace facefill {
+namespace {
+
+using pipeline::BoundedQueue;
+using pipeline::StageClock;
+using Clock = std::chrono::steady_clock;
+
+struct DecodedAsset {
+  AssetRecord asset;
+  Result<DecodedImage> image = Status(StatusCode::kInternal, "not decoded");
+};
+
+bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
+
+// Builds the pending list page by page and hands assets to `sink` until it refuses or the run is cancelled.
+template <typename Sink>
+Status FeedPending(Catalog& catalog, const BackfillOptions& options, const std::atomic<bool>* cancel, Sink&& sink) {
+  PendingQuery query;
+  query.rescan = options.rescan;
+  query.retry_errors = options.retry_errors;
+  int64_t skipped = 0, fed = 0;
+  while (!Cancelled(cancel)) {
+    auto page = catalog.ListPending(query);
+    if (!page.ok()) return page.status();
+    if (page->empty()) break;
+    for (auto& asset : *page) {
+      query.after_id = asset.id;
+      if (skipped < options.offset) {
+        ++skipped;
+        continue;
+      }
+      if (options.limit > 0 && fed >= options.limit) return Status::Ok();
+      if (Cancelled(cancel) || !sink(std::move(asset))) return Status::Ok();
+      ++fed;
+    }
+  }
+  return Status::Ok();
+}
+
+// The writer's half: match stored faces, upsert vectors, commit the batch, delete vectors of faces that went away.
+class BatchWriter {
+ public:
+  BatchWriter(Catalog& catalog, VectorStore& vectors, std::string model_id, StageClock* clock)
+      : catalog_(catalog), vectors_(vectors), model_id_(std::move(model_id)), clock_(clock) {}
+
+  Status Write(std::vector<ScanOutcome>* batch, BackfillReport* report) {
+    if (batch->empty()) return Status::Ok();
+    auto timer = clock_->Start("write");
+    std::vector<int64_t> ids;
+    for (const auto& o : *batch) ids.push_back(o.asset.id);
+    auto stored = catalog_.FacesOfAssets(ids);
+    if (!stored.ok()) return stored.status();
+    std::vector<std::string> removed;
+    std::vector<const FaceRecord*> points;
+    for (auto& o : *batch) {
+      if (o.state == ScanState::kError) continue;
+      auto gone = pipeline::KeepStoredIds(&o.faces, (*stored)[o.asset.id]);
+      removed.insert(removed.end(), gone.begin(), gone.end());
+      for (const auto& f : o.faces) points.push_back(&f);
+    }
+    // Vectors first: a crash after this leaves overwritable vectors, never a face row without its vector.
+    FACEFILL_RETURN_IF_ERROR(vectors_.Upsert(points));
+    FACEFILL_RETURN_IF_ERROR(catalog_.CommitScans(*batch, model_id_));
+    FACEFILL_RETURN_IF_ERROR(vectors_.Delete(removed));
+    for (const auto& o : *batch) {
+      ++report->progress.processed;
+      report->progress.faces += static_cast<int64_t>(o.faces.size());
+      if (o.state == ScanState::kNoFaces) ++report->progress.no_faces;
+      if (o.state == ScanState::kError) {
+        ++report->progress.errors;
+        ++report->errors_by_reason[std::string(StatusCodeName(o.error.code()))];
+      }
+    }
+    batch->clear();
+    return Status::Ok();
+  }
+
+ private:
+  Catalog& catalog_;
+  VectorStore& vectors_;
+  std::string model_id_;
+  StageClock* clock_;
+};
+
+ScanOutcome ErrorOutcome(AssetRecord asset, Status error) {
+  ScanOutcome o;
+  o.asset = std::move(asset);
+  o.state = ScanState::kError;
+  o.error = std::move(error);
+  return o;
+}
+
+// Detects and aligns the faces of one decoded image into `outcome` and `crops`.
+Status DetectAndAlign(FaceAnalyzer& analyzer, const DecodedImage& image, const BackfillOptions& options,
+                      StageClock* clock, ScanOutcome* outcome, std::vector<cv::Mat>* crops) {
+  Result<std::vector<FaceDetection>> detections = Status(StatusCode::kInternal, "");
+  {
+    auto timer = clock->Start("detect");
+    detections = analyzer.detector().Detect(image.bgr);
+  }
+  if (!detections.ok()) return detections.status();
+  std::vector<size_t> kept;
+  outcome->faces =
+      pipeline::ToFaceRecords(outcome->asset, *detections, image.scale, options, analyzer.pack().id, &kept);
+  outcome->state = outcome->faces.empty() ? ScanState::kNoFaces : ScanState::kDone;
+  auto timer = clock->Start("align");
+  for (size_t i : kept) {
+    crops->push_back(AlignFace(image.bgr, (*detections)[i].landmarks, analyzer.embedder().input_size()));
+  }
+  return Status::Ok();
+}
+
+// Embeds `crops` in calls of at most batch_size faces and assigns them, in order, to the outcomes' faces.
+Status EmbedInto(FaceAnalyzer& analyzer, const std::vector<cv::Mat>& crops, int batch_size, StageClock* clock,
+                 std::vector<ScanOutcome>* outcomes) {
+  std::vector<Embedding> embeddings;
+  auto timer = clock->Start("embed");
+  for (size_t start = 0; start < crops.size(); start += batch_size) {
+    size_t n = std::min(crops.size() - start, static_cast<size_t>(batch_size));
+    auto part = analyzer.embedder().Embed(std::span<const cv::Mat>(crops.data() + start, n));
+    if (!part.ok()) return part.status();
+    for (auto& e : *part) embeddings.push_back(std::move(e));
+  }
+  size_t next = 0;
+  for (auto& o : *outcomes) {
+    for (auto& f : o.faces) f.embedding = std::move(embeddings[next++]);
+  }
+  return Status::Ok();
+}
+
+void FinishReport(const StageClock& clock, const std::vector<std::pair<std::string, int>>& stage_threads,
+                  Clock::time_point start, BackfillReport* report) {
+  report->wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report->progress.elapsed_seconds = report->wall_seconds;
+  const double wall = std::max(report->wall_seconds, 1e-9);
+  report->images_per_second = report->progress.processed / wall;
+  report->faces_per_second = report->progress.faces / wall;
+  double worst = -1;
+  for (const auto& [name, threads] : stage_threads) {
+    StageTime stage{name, threads, clock.Seconds(name), 0};
+    stage.utilisation = stage.busy_seconds / (threads * wall);
+    if (stage.utilisation > worst) worst = stage.utilisation, report->bottleneck = name;
+    report->stages.push_back(stage);
+  }
+}
+
+Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                                     const BackfillOptions& options, const std::atomic<bool>* cancel,
+                                     const ProgressCallback& on_progress, double interval) {
+  BackfillReport report;
+  StageClock clock;
+  const auto start = Clock::now();
+  auto last_progress = start;
+  BatchWriter writer(catalog, vectors, analyzer.pack().id, &clock);
+  PendingQuery count_query{0, 0, options.retry_errors, options.rescan};
+  auto pending = catalog.CountPending(count_query);
+  if (!pending.ok()) return pending.status();
+  report.progress.total = std::max<int64_t>(0, *pending - options.offset);
+  if (options.limit > 0) report.progress.total = std::min(report.progress.total, options.limit);
+  Status write_status;
+  Status fed = FeedPending(catalog, options, cancel, [&](AssetRecord asset) {
+    ScanOutcome outcome;
+    outcome.asset = asset;
+    Result<DecodedImage> image = Status(StatusCode::kInternal, "");
+    {
+      auto timer = clock.Start("decode");
+      image = DecodeImageFile(asset.path, options.decode);
+    }
+    std::vector<cv::Mat> crops;
+    Status status = image.ok() ? DetectAndAlign(analyzer, *image, options, &clock, &outcome, &crops) : image.status();
+    // The old algorithm: every face embedded in its own call.
+    std::vector<ScanOutcome> one;
+    if (status.ok()) {
+      one.push_back(std::move(outcome));
+      status = EmbedInto(analyzer, crops, 1, &clock, &one);
+    }
+    if (!status.ok()) {
+      one.clear();
+      one.push_back(ErrorOutcome(std::move(asset), status));
+    }
+    write_status = writer.Write(&one, &report);  // one commit and one vector write per asset
+    if (on_progress && std::chrono::duration<double>(Clock::now() - last_progress).count() >= interval) {
+      last_progress = Clock::now();
+      report.progress.elapsed_seconds = std::chrono::duration<double>(last_progress - start).count();
+      on_progress(report.progress);
+    }
+    return write_status.ok();
+  });
+  FACEFILL_RETURN_IF_ERROR(fed);
+  FACEFILL_RETURN_IF_ERROR(write_status);
+  report.cancelled = Cancelled(cancel);
+  FinishReport(clock, {{"decode", 1}, {"detect", 1}, {"align", 1}, {"embed", 1}, {"write", 1}}, start, &report);
+  return report;
+}
+
+}  // namespace
+
+Status BackfillOptions::Validate() const {
+  if (limit < 0 || offset < 0) return Status(StatusCode::kInvalidArgument, "limit and offset must be >= 0");
+  if (batch_size < 1) return Status(StatusCode::kInvalidArgument, "batch size must be >= 1");
+  if (decode_threads < 1) return Status(StatusCode::kInvalidArgument, "decode threads must be >= 1");
+  if (workers < 0) return Status(StatusCode::kInvalidArgument, "workers must be >= 0");
+  if (write_batch < 1) return Status(StatusCode::kInvalidArgument, "write batch must be >= 1");
+  if (min_face_size < 0) return Status(StatusCode::kInvalidArgument, "min face size must be >= 0");
+  return decode.Validate();
+}
+
+Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                                   const BackfillOptions& options, const std::atomic<bool>* cancel,
+                                   const ProgressCallback& on_progress, double interval) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  if (options.sequential) return RunSequential(catalog, vectors, analyzer, options, cancel, on_progress, interval);
+
+  const int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+  BackfillReport report;
+  StageClock clock;
+  const auto start = Clock::now();
+  PendingQuery count_query{0, 0, options.retry_errors, options.rescan};
+  auto pending = catalog.CountPending(count_query);
+  if (!pending.ok()) return pending.status();
+  report.progress.total = std::max<int64_t>(0, *pending - options.offset);
+  if (options.limit > 0) report.progress.total = std::min(report.progress.total, options.limit);
+
+  // Queue sizes bound memory: at most ~2 decoded images per worker wait for inference.
+  BoundedQueue<AssetRecord> to_decode(static_cast<size_t>(4 * options.decode_threads));
+  BoundedQueue<DecodedAsset> to_infer(static_cast<size_t>(2 * workers));
+  BoundedQueue<ScanOutcome> to_write(static_cast<size_t>(2 * options.write_batch));
+  std::atomic<bool> abort{false};  // set when the writer fails: everyone stops
+  std::atomic<int> decoders_left{options.decode_threads}, workers_left{workers};
+
+  Status feed_status;
+  std::thread feeder([&] {
+    feed_status = FeedPending(catalog, options, cancel,
+                              [&](AssetRecord asset) { return !abort.load() && to_decode.Push(std::move(asset)); });
+    to_decode.Close();
+  });
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < options.decode_threads; ++t) {
+    threads.emplace_back([&] {
+      while (auto asset = to_decode.Pop()) {
+        DecodedAsset item{std::move(*asset)};
+        {
+          auto timer = clock.Start("decode");
+          item.image = DecodeImageFile(item.asset.path, options.decode);
+        }
+        if (!to_infer.Push(std::move(item))) break;
+      }
+      if (--decoders_left == 0) to_infer.Close();
+    });
+  }
+  for (int t = 0; t < workers; ++t) {
+    threads.emplace_back([&, local = analyzer.Clone()] {
+      while (auto first = to_infer.Pop()) {
+        // Gather images already waiting, up to batch_size faces' worth, to embed them in one call.
+        std::vector<DecodedAsset> group;
+        group.push_back(std::move(*first));
+        while (static_cast<int>(group.size()) < options.batch_size) {
+          auto more = to_infer.TryPop();
+          if (!more) break;
+          group.push_back(std::move(*more));
+        }
+        std::vector<ScanOutcome> outcomes;
+        std::vector<cv::Mat> crops;
+        for (auto& item : group) {
+          ScanOutcome outcome;
+          outcome.asset = item.asset;
+          Status status = item.image.ok() ? DetectAndAlign(*local, *item.image, options, &clock, &outcome, &crops)
+                                          : item.image.status();
+          item.image = Status(StatusCode::kInternal, "released");  // free the pixels early
+          outcomes.push_back(status.ok() ? std::move(outcome) : ErrorOutcome(std::move(item.asset), status));
+        }
+        // Error outcomes carry no faces, so EmbedInto's in-order assignment skips them naturally.
+        Status status = EmbedInto(*local, crops, options.batch_size, &clock, &outcomes);
+        if (!status.ok()) {
+          for (auto& o : outcomes) {
+            if (o.state != ScanState::kError) o = ErrorOutcome(std::move(o.asset), status);
+          }
+        }
+        for (auto& o : outcomes) {
+          if (!to_write.Push(std::move(o))) break;
+        }
+      }
+      if (--workers_left == 0) to_write.Close();
+    });
+  }
+
+  // The writer runs here: batches of write_batch outcomes, or fewer after max_write_wait_ms.
+  BatchWriter writer(catalog, vectors, analyzer.pack().id, &clock);
+  std::vector<ScanOutcome> batch;
+  Status write_status;
+  auto batch_started = Clock::now(), last_progress = start;
+  const auto max_wait = std::chrono::milliseconds(options.max_write_wait_ms);
+  while (true) {
+    bool closed = false;
+    auto outcome = to_write.PopFor(std::chrono::milliseconds(100), &closed);
+    if (outcome) {
+      if (batch.empty()) batch_started = Clock::now();
+      batch.push_back(std::move(*outcome));
+    }
+    const bool due = static_cast<int>(batch.size()) >= options.write_batch ||
+                     (!batch.empty() && Clock::now() - batch_started >= max_wait) || closed;
+    if (due && write_status.ok()) {
+      write_status = writer.Write(&batch, &report);
+      if (!write_status.ok()) {
+        // A failed write is sticky: stop everything, commit nothing more, report the error.
+        abort = true;
+        to_decode.Close();
+        to_infer.Close();
+        to_write.Close();
+      }
+    }
+    if (on_progress && std::chrono::duration<double>(Clock::now() - last_progress).count() >= interval) {
+      last_progress = Clock::now();
+      report.progress.elapsed_seconds = std::chrono::duration<double>(last_progress - start).count();
+      on_progress(report.progress);
+    }
+    if (closed) break;
+  }
+  feeder.join();
+  for (auto& t : threads) t.join();
+  FACEFILL_RETURN_IF_ERROR(write_status);
+  FACEFILL_RETURN_IF_ERROR(feed_status);
+  report.cancelled = Cancelled(cancel);
+  FinishReport(
+      clock,
+      {{"decode", options.decode_threads}, {"detect", workers}, {"align", workers}, {"embed", workers}, {"write", 1}},
+      start, &report);
+  return report;
+}
+
+}  // namespace facefill

@@ -1,0 +1,117 @@
+// The embedded vector store: float32 blobs keyed by face id in the catalog's own SQLite file, exact cosine search
+// (vectors are L2-normalised, so cosine is the dot product).
+#include <algorithm>
+#include <queue>
+
+#include "../catalog/sqlite_db.h"
+#include "../catalog/sqlite_url.h"
+#include "facefill/vector_store.h"
+
+namespace facefill {
+namespace {
+
+using sqlite::Database;
+
+class SqliteVectorStore final : public VectorStore {
+ public:
+  explicit SqliteVectorStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Status Upsert(const std::vector<const FaceRecord*>& faces) override {
+    if (faces.empty()) return Status::Ok();
+    std::lock_guard lock(db_->mutex());
+    return db_->Transaction([&]() -> Status {
+      auto stmt = db_->Prepare(
+          "INSERT INTO facefill_face_vectors(face_id, asset_id, embedding) VALUES (?, ?, ?) "
+          "ON CONFLICT(face_id) DO UPDATE SET asset_id = excluded.asset_id, embedding = excluded.embedding");
+      if (!stmt.ok()) return stmt.status();
+      for (const FaceRecord* f : faces) {
+        stmt->Bind(1, f->id).Bind(2, f->asset_id).Bind(3, std::span<const float>(f->embedding));
+        FACEFILL_RETURN_IF_ERROR(stmt->Run());
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status Delete(const std::vector<std::string>& face_ids) override {
+    if (face_ids.empty()) return Status::Ok();
+    std::lock_guard lock(db_->mutex());
+    return db_->Transaction([&]() -> Status {
+      auto stmt = db_->Prepare("DELETE FROM facefill_face_vectors WHERE face_id = ?");
+      if (!stmt.ok()) return stmt.status();
+      for (const auto& id : face_ids) FACEFILL_RETURN_IF_ERROR(stmt->Bind(1, id).Run());
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("SELECT face_id, asset_id, embedding FROM facefill_face_vectors");
+    if (!stmt.ok()) return stmt.status();
+    auto worse = [](const VectorMatch& a, const VectorMatch& b) { return a.similarity > b.similarity; };
+    std::priority_queue<VectorMatch, std::vector<VectorMatch>, decltype(worse)> best(worse);
+    while (true) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      auto v = stmt->Floats(2);
+      if (v.size() != query.size()) continue;
+      float dot = 0;
+      for (size_t i = 0; i < v.size(); ++i) dot += v[i] * query[i];
+      if (dot < min_similarity) continue;
+      if (static_cast<int>(best.size()) < top_k) {
+        best.push({stmt->Text(0), stmt->Int(1), dot});
+      } else if (top_k > 0 && dot > best.top().similarity) {
+        best.pop();
+        best.push({stmt->Text(0), stmt->Int(1), dot});
+      }
+    }
+    std::vector<VectorMatch> matches;
+    for (; !best.empty(); best.pop()) matches.push_back(best.top());
+    std::reverse(matches.begin(), matches.end());
+    return matches;
+  }
+
+  Result<std::vector<std::string>> AllIds() override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("SELECT face_id FROM facefill_face_vectors ORDER BY face_id");
+    if (!stmt.ok()) return stmt.status();
+    std::vector<std::string> ids;
+    while (true) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ids.push_back(stmt->Text(0));
+    }
+    return ids;
+  }
+
+  Result<int64_t> Count() override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("SELECT COUNT(*) FROM facefill_face_vectors");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    return stmt->Int(0);
+  }
+
+  std::string Describe() const override { return "local vectors in " + db_->path(); }
+
+ private:
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url) {
+  if (!url.empty() && url != "local") {
+    return Status(StatusCode::kInvalidArgument, "vector store '" + url + "' is not supported by this build yet");
+  }
+  if (catalog_url.rfind("postgres", 0) == 0) {
+    return Status(StatusCode::kInvalidArgument, "local vectors need a SQLite catalog");
+  }
+  auto db = Database::Open(SqlitePathFromUrl(catalog_url));
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<VectorStore>(new SqliteVectorStore(std::move(db).value()));
+}
+
+}  // namespace facefill

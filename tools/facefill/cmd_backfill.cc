@@ -1,0 +1,144 @@
+// `facefill backfill`: process every pending asset, with live progress, a stage-time summary and clean Ctrl-C.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "facefill/backfill.h"
+#include "model_flags.h"
+#include "store_flags.h"
+
+namespace facefill::cli {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void OnSignal(int) {
+  // First signal: drain and commit; second: leave at once (the next run resumes from the catalog).
+  if (g_cancel.exchange(true)) _exit(130);
+}
+
+struct BackfillFlags {
+  StoreFlags stores;
+  ModelFlags models;
+  BackfillOptions options;
+  bool json = false;
+  bool quiet = false;
+};
+
+std::string Duration(double seconds) {
+  if (seconds < 0 || seconds > 1e7) return "--:--:--";
+  int s = static_cast<int>(seconds);
+  return fmt::format("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+}
+
+void PrintProgress(const BackfillProgress& p, bool terminal) {
+  const double rate = p.elapsed_seconds > 0 ? p.processed / p.elapsed_seconds : 0;
+  const double eta = rate > 0 ? (p.total - p.processed) / rate : -1;
+  if (terminal) {
+    constexpr int kWidth = 30;
+    int filled = p.total > 0 ? static_cast<int>(kWidth * p.processed / p.total) : 0;
+    std::string bar(static_cast<size_t>(std::min(filled, kWidth)), '=');
+    bar.resize(kWidth, ' ');
+    std::fprintf(stderr, "\r[%s] %lld/%lld  %.1f img/s  faces %lld  errors %lld  ETA %s ", bar.c_str(),
+                 static_cast<long long>(p.processed), static_cast<long long>(p.total), rate,
+                 static_cast<long long>(p.faces), static_cast<long long>(p.errors), Duration(eta).c_str());
+    std::fflush(stderr);
+  } else {
+    spdlog::info("progress {}/{} assets, {:.1f} images/s, {} faces, {} errors, ETA {}", p.processed, p.total, rate,
+                 p.faces, p.errors, Duration(eta));
+  }
+}
+
+nlohmann::json ReportJson(const BackfillReport& r) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : r.stages) {
+    stages.push_back(
+        {{"stage", s.name}, {"threads", s.threads}, {"busy_seconds", s.busy_seconds}, {"utilisation", s.utilisation}});
+  }
+  return {{"total", r.progress.total},
+          {"processed", r.progress.processed},
+          {"faces", r.progress.faces},
+          {"no_faces", r.progress.no_faces},
+          {"errors", r.progress.errors},
+          {"errors_by_reason", r.errors_by_reason},
+          {"wall_seconds", r.wall_seconds},
+          {"images_per_second", r.images_per_second},
+          {"faces_per_second", r.faces_per_second},
+          {"stages", stages},
+          {"bottleneck", r.bottleneck},
+          {"cancelled", r.cancelled}};
+}
+
+void PrintSummary(const BackfillReport& r, bool sequential) {
+  std::cout << fmt::format(
+      "backfill{}: {} assets processed ({} with faces, {} without, {} errors), {} faces in {:.1f} s: {:.2f} images/s, "
+      "{:.2f} faces/s{}\n",
+      sequential ? " (sequential)" : "", r.progress.processed,
+      r.progress.processed - r.progress.no_faces - r.progress.errors, r.progress.no_faces, r.progress.errors,
+      r.progress.faces, r.wall_seconds, r.images_per_second, r.faces_per_second,
+      r.cancelled ? " (interrupted: in-flight work committed; run again to resume)" : "");
+  for (const auto& [reason, count] : r.errors_by_reason) std::cout << fmt::format("  error {}: {}\n", reason, count);
+  for (const auto& s : r.stages) {
+    std::cout << fmt::format("  stage {:<7} {} thread(s)  busy {:8.2f} s  utilisation {:5.1f}%{}\n", s.name, s.threads,
+                             s.busy_seconds, 100 * s.utilisation, s.name == r.bottleneck ? "  <- bottleneck" : "");
+  }
+}
+
+int Run(BackfillFlags& flags) {
+  Stores stores;
+  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  auto analyzer = OpenAnalyzer(flags.models);
+  if (!analyzer) return kExitUsage;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  const bool terminal = isatty(STDERR_FILENO) && !flags.quiet && !flags.json;
+  ProgressCallback progress;
+  if (!flags.quiet) progress = [terminal](const BackfillProgress& p) { PrintProgress(p, terminal); };
+  auto report = RunBackfill(*stores.catalog, *stores.vectors, *analyzer, flags.options, &g_cancel, progress,
+                            terminal ? 0.25 : 10.0);
+  if (terminal) std::fputc('\n', stderr);
+  if (!report.ok()) {
+    spdlog::error("backfill stopped: {}", report.status().ToString());
+    return kExitFailure;
+  }
+  if (flags.json) {
+    std::cout << ReportJson(*report).dump() << "\n";
+  } else {
+    PrintSummary(*report, flags.options.sequential);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterBackfill(CLI::App* app) {
+  auto flags = std::make_shared<BackfillFlags>();
+  auto& o = flags->options;
+  CLI::App* cmd = app->add_subcommand("backfill", "Detect, embed and store the faces of every pending asset");
+  AddStoreFlags(cmd, &flags->stores);
+  AddModelFlags(cmd, &flags->models);
+  cmd->add_option("--limit", o.limit, "Process at most N pending assets (0: all)")->capture_default_str();
+  cmd->add_option("--offset", o.offset, "Skip the first N pending assets")->capture_default_str();
+  cmd->add_option("--min-confidence", o.min_confidence, "Drop faces scoring lower")->capture_default_str();
+  cmd->add_option("--min-face-size", o.min_face_size, "Drop faces smaller than this (px)")->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "Faces per embedder call")->capture_default_str();
+  cmd->add_option("--decode-threads", o.decode_threads, "Image decoding threads")->capture_default_str();
+  cmd->add_option("--workers", o.workers, "Inference threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--write-batch", o.write_batch, "Assets per transaction")->capture_default_str();
+  cmd->add_option("--max-pixels", o.decode.max_pixels, "Refuse larger images")->capture_default_str();
+  cmd->add_option("--max-file-size", o.decode.max_file_bytes, "Refuse larger files (bytes)")->capture_default_str();
+  cmd->add_flag("--sequential", o.sequential, "The old algorithm, one image at a time (baseline)");
+  cmd->add_flag("--rescan", o.rescan, "Re-detect scanned assets too; matched faces keep their ids");
+  cmd->add_flag("--retry-errors", o.retry_errors, "Retry assets whose last scan failed");
+  cmd->add_flag("--json", flags->json, "Print the final report as JSON");
+  cmd->add_flag("-q,--quiet", flags->quiet, "No progress output");
+  cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
+}
+
+}  // namespace facefill::cli

@@ -1,0 +1,62 @@
+// `facefill scan DIR`: add new image files to the catalog and refresh changed ones.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "facefill/library_scan.h"
+#include "store_flags.h"
+
+namespace facefill::cli {
+namespace {
+
+struct ScanFlags {
+  std::vector<std::string> roots;
+  StoreFlags stores;
+  bool json = false;
+};
+
+int Run(const ScanFlags& flags) {
+  Stores stores;
+  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  int exit_code = kExitOk;
+  for (const auto& root : flags.roots) {
+    auto report = ScanLibrary(root, stores.catalog.get());
+    if (!report.ok()) {
+      spdlog::error("{}", report.status().ToString());
+      exit_code = report.status().code() == StatusCode::kDatabaseError ? kExitUsage : kExitPartial;
+      continue;
+    }
+    if (flags.json) {
+      nlohmann::json j = {{"root", root},
+                          {"files_seen", report->files_seen},
+                          {"images", report->images},
+                          {"ignored", report->ignored},
+                          {"added", report->counts.added},
+                          {"refreshed", report->counts.refreshed},
+                          {"unchanged", report->counts.unchanged},
+                          {"unreadable_dirs", report->unreadable_dirs}};
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << fmt::format("{}: {} images ({} added, {} refreshed, {} unchanged), {} other files ignored\n", root,
+                               report->images, report->counts.added, report->counts.refreshed, report->counts.unchanged,
+                               report->ignored);
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace
+
+void RegisterScan(CLI::App* app) {
+  auto flags = std::make_shared<ScanFlags>();
+  CLI::App* cmd = app->add_subcommand("scan", "Add new and changed image files under DIR to the catalog");
+  cmd->add_option("dirs", flags->roots, "Library folders")->required();
+  AddStoreFlags(cmd, &flags->stores);
+  cmd->add_flag("--json", flags->json, "Machine-readable summary");
+  cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
+}
+
+}  // namespace facefill::cli
