@@ -1,0 +1,132 @@
+// Crash safety of the real binary: kill -9 the backfill at several random moments, finish it, and compare with an
+// uninterrupted run (ids, boxes, embeddings); Ctrl-C drains, commits and exits 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "test_support.h"
+
+namespace facefill {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::SharedDir;
+using testing::TempDir;
+
+pid_t Spawn(const std::vector<std::string>& args) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    std::string cli = FACEFILL_CLI;
+    argv.push_back(cli.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    execv(cli.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int RunToEnd(const std::vector<std::string>& args) { return Wait(Spawn(args)); }
+
+// id -> "asset x y w h" + embedding bytes, for exact comparison of two catalogs.
+std::map<std::string, std::string> Snapshot(const fs::path& db_path) {
+  sqlite3* db = nullptr;
+  sqlite3_open(db_path.c_str(), &db);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT f.id, f.asset_id || ' ' || f.bbox_x || ' ' || f.bbox_y || ' ' || f.bbox_w || ' ' || "
+                     "f.bbox_h, hex(v.embedding) FROM face_instances f LEFT JOIN facefill_face_vectors v ON "
+                     "v.face_id = f.id",
+                     -1, &stmt, nullptr);
+  std::map<std::string, std::string> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    auto text = [&](int c) {
+      auto* t = sqlite3_column_text(stmt, c);
+      return t ? std::string(reinterpret_cast<const char*>(t)) : std::string("NULL");
+    };
+    rows[text(0)] = text(1) + " " + text(2);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
+    FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  }
+  std::vector<std::string> Args(const fs::path& db, std::vector<std::string> more) {
+    std::vector<std::string> args = {more[0], "--db", "sqlite:" + db.string()};
+    args.insert(args.end(), more.begin() + 1, more.end());
+    return args;
+  }
+};
+
+TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeEqualsUninterruptedRun) {
+  TempDir dir;
+  const std::string library = (SharedDir() / "images").string();
+  const fs::path reference = dir / "reference.db", crashed = dir / "crashed.db";
+  ASSERT_EQ(RunToEnd(Args(reference, {"scan", library})), 0);
+  ASSERT_EQ(RunToEnd(Args(reference, {"backfill", "-q"})), 0);
+  const auto expected = Snapshot(reference);
+  ASSERT_GT(expected.size(), 200u);
+
+  ASSERT_EQ(RunToEnd(Args(crashed, {"scan", library})), 0);
+  std::mt19937 rng(20261124);
+  int killed_mid_run = 0;
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    pid_t pid = Spawn(Args(crashed, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch",
+                                     "4"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 700));
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      ++killed_mid_run;
+    }
+    Wait(pid);
+  }
+  EXPECT_GE(killed_mid_run, 3) << "the kills should land while the backfill runs";
+  ASSERT_EQ(RunToEnd(Args(crashed, {"backfill", "-q"})), 0);
+  const auto actual = Snapshot(crashed);
+  EXPECT_EQ(actual.size(), expected.size());
+  EXPECT_TRUE(actual == expected) << "face ids, boxes or embeddings differ from the uninterrupted run";
+  EXPECT_EQ(RunToEnd(Args(crashed, {"check"})), 0) << "check reports inconsistencies";
+}
+
+TEST_F(CrashTest, InterruptDrainsCommitsAndExitsZero) {
+  TempDir dir;
+  const fs::path db = dir / "facefill.db";
+  ASSERT_EQ(RunToEnd(Args(db, {"scan", (SharedDir() / "images").string()})), 0);
+  pid_t pid = Spawn(Args(db, {"backfill", "-q", "--workers", "1", "--decode-threads", "1"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 0);
+  EXPECT_EQ(RunToEnd(Args(db, {"check"})), 0);
+  ASSERT_EQ(RunToEnd(Args(db, {"backfill", "-q"})), 0);
+  EXPECT_EQ(RunToEnd(Args(db, {"check"})), 0);
+}
+
+}  // namespace
+}  // namespace facefill
