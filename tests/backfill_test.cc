@@ -1,17 +1,17 @@
 // The embedded backfill end to end on real photos and real models: stored faces equal `detect`'s, idempotency,
 // rescans keep ids, broken files are recorded and lose nothing, batch size does not change results.
+#include "facefill/backfill.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
+#include <opencv2/imgcodecs.hpp>
 #include <set>
 
-#include <gtest/gtest.h>
-#include <opencv2/imgcodecs.hpp>
-#include <sqlite3.h>
-
-#include "facefill/backfill.h"
 #include "facefill/library_scan.h"
 #include "facefill/search.h"
 #include "test_support.h"
@@ -41,7 +41,7 @@ std::map<std::string, StoredRow> ReadRows(const fs::path& db_path) {
   std::map<std::string, StoredRow> rows;
   while (sqlite3_step(stmt) == SQLITE_ROW) {
     StoredRow r{sqlite3_column_int64(stmt, 1), sqlite3_column_int(stmt, 2), sqlite3_column_int(stmt, 3),
-                sqlite3_column_int(stmt, 4), sqlite3_column_int(stmt, 5), {}};
+                sqlite3_column_int(stmt, 4),   sqlite3_column_int(stmt, 5), {}};
     const auto* blob = static_cast<const float*>(sqlite3_column_blob(stmt, 6));
     r.embedding.assign(blob, blob + sqlite3_column_bytes(stmt, 6) / sizeof(float));
     rows[reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))] = r;
@@ -118,7 +118,8 @@ TEST_F(BackfillTest, StoresExactlyTheFacesDetectFindsAndSearchFindsThePerson) {
     for (const auto& f : *faces) {
       int x1 = static_cast<int>(f.detection.box.x1), y1 = static_cast<int>(f.detection.box.y1);
       int w = static_cast<int>(f.detection.box.x2) - x1, h = static_cast<int>(f.detection.box.y2) - y1;
-      if (f.detection.score < filters.min_confidence || w < filters.min_face_size || h < filters.min_face_size) continue;
+      if (f.detection.score < filters.min_confidence || w < filters.min_face_size || h < filters.min_face_size)
+        continue;
       expected[entry.path().lexically_normal().string()].insert({x1, y1, w, h});
     }
   }
@@ -211,6 +212,38 @@ TEST_F(BackfillTest, SequentialBaselineStoresTheSameFaces) {
   for (const auto& [id, row] : runs[0]) EXPECT_TRUE(runs[1].count(id)) << id;
 }
 
+TEST_F(BackfillTest, CheckFindsDamageAndFixRepairsItWithTheNextBackfill) {
+  TempDir dir;
+  const fs::path db_path = dir / "facefill.db";
+  Open(db_path);
+  ASSERT_TRUE(ScanLibrary(SharedDir() / "images/obama", catalog_.get()).ok());
+  Backfill();
+  const auto before = ReadRows(db_path);
+  // Damage: a vector lost, a face row lost, an orphan vector added.
+  sqlite3* db = nullptr;
+  sqlite3_open(db_path.c_str(), &db);
+  const std::string first = before.begin()->first, last = before.rbegin()->first;
+  ASSERT_EQ(sqlite3_exec(db, ("DELETE FROM facefill_face_vectors WHERE face_id = '" + first + "'").c_str(), nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, ("DELETE FROM face_instances WHERE id = '" + last + "'").c_str(), nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  auto report = CheckConsistency(*catalog_, *vectors_, false);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->faces_without_vectors, std::vector<std::string>{first});
+  EXPECT_EQ(report->vectors_without_faces, std::vector<std::string>{last});
+  EXPECT_EQ(report->assets_missing_faces.size(), 1u);
+  ASSERT_TRUE(CheckConsistency(*catalog_, *vectors_, true).ok());
+  auto repaired = Backfill();
+  EXPECT_EQ(repaired.progress.processed, 2) << "only the two damaged assets are redone";
+  auto after = CheckConsistency(*catalog_, *vectors_, false);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->clean());
+  EXPECT_EQ(ReadRows(db_path).size(), before.size());
+}
+
 // Runs `body` as an unprivileged user in a child process (root reads files whatever their mode); returns its exit.
 template <typename Body>
 int RunUnprivileged(Body&& body) {
@@ -276,9 +309,9 @@ TEST_F(BackfillTest, BrokenFilesAreRecordedWithReasonsAndNothingElseIsLost) {
   EXPECT_EQ(stats->assets, 10);
   EXPECT_EQ(stats->scanned, 4) << "the three photos and the PNG named .jpg";
   EXPECT_EQ(stats->errors, 6);
-  const std::map<std::string, int64_t> expected_reasons = {
-      {"corrupt_image", 1}, {"empty_file", 1}, {"unsupported_format", 1},
-      {"image_too_large", 1}, {"not_found", 1}, {"permission_denied", 1}};
+  const std::map<std::string, int64_t> expected_reasons = {{"corrupt_image", 1},      {"empty_file", 1},
+                                                           {"unsupported_format", 1}, {"image_too_large", 1},
+                                                           {"not_found", 1},          {"permission_denied", 1}};
   EXPECT_EQ(stats->errors_by_reason, expected_reasons);
   EXPECT_EQ(stats->faces, 1 + 1 + 6 + 1);
   auto check = CheckConsistency(*catalog_, *vectors_, false);

@@ -203,6 +203,7 @@ Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, Fac
   FACEFILL_RETURN_IF_ERROR(write_status);
   report.cancelled = Cancelled(cancel);
   FinishReport(clock, {{"decode", 1}, {"detect", 1}, {"align", 1}, {"embed", 1}, {"write", 1}}, start, &report);
+  if (on_progress) on_progress(report.progress);
   return report;
 }
 
@@ -339,6 +340,7 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
       clock,
       {{"decode", options.decode_threads}, {"detect", workers}, {"align", workers}, {"embed", workers}, {"write", 1}},
       start, &report);
+  if (on_progress) on_progress(report.progress);
   return report;
 }
 

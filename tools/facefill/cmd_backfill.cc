@@ -93,7 +93,10 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
 int Run(BackfillFlags& flags) {
   Stores stores;
   if (!OpenStores(flags.stores, &stores)) return kExitUsage;
-  auto analyzer = OpenAnalyzer(flags.models);
+  // The pipeline runs one model call per core at a time (1 thread each); the sequential baseline runs like the
+  // service's InsightFace, whose ONNX Runtime sessions use every core for each call.
+  const int threads = flags.models.threads >= 0 ? flags.models.threads : (flags.options.sequential ? 0 : 1);
+  auto analyzer = OpenAnalyzer(flags.models, threads);
   if (!analyzer) return kExitUsage;
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

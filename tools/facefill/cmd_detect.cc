@@ -31,7 +31,7 @@ nlohmann::json FaceJson(const AnalyzedFace& face, bool with_embedding) {
 }
 
 int Run(const DetectFlags& flags) {
-  auto analyzer = OpenAnalyzer(flags.models);
+  auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) return kExitUsage;
   int failures = 0;
   for (const auto& path : flags.images) {

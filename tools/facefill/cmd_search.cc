@@ -25,7 +25,7 @@ struct SearchFlags {
 int Run(const SearchFlags& flags) {
   Stores stores;
   if (!OpenStores(flags.stores, &stores)) return kExitUsage;
-  auto analyzer = OpenAnalyzer(flags.models);
+  auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) return kExitUsage;
   auto image = DecodeImageFile(flags.image);
   if (!image.ok()) {

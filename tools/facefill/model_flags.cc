@@ -14,10 +14,13 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
   app->add_option("--detector", flags->detector, "Detector .onnx file, overriding the pack's");
   app->add_option("--recognizer", flags->recognizer, "Recogniser .onnx file, overriding the pack's");
   app->add_option("--det-threshold", flags->score_threshold, "Detector score threshold")->capture_default_str();
-  app->add_option("--threads", flags->threads, "ONNX Runtime threads per model call")->capture_default_str();
+  app->add_option(
+      "--threads", flags->threads,
+      "ONNX Runtime threads per model call (default: 1 per pipeline worker; all cores for single-image commands "
+      "and --sequential)");
 }
 
-std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags) {
+std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads) {
   ModelPackQuery query{flags.models_dir, flags.detector, flags.recognizer};
   auto pack = LocateModelPack(query);
   if (!pack.ok()) {
@@ -26,8 +29,8 @@ std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags) {
   }
   AnalyzerOptions options;
   options.detector.score_threshold = flags.score_threshold;
-  options.detector.runtime.intra_op_threads = flags.threads;
-  options.embedder.runtime.intra_op_threads = flags.threads;
+  options.detector.runtime.intra_op_threads = threads;
+  options.embedder.runtime.intra_op_threads = threads;
   auto analyzer = FaceAnalyzer::Open(*pack, options);
   if (!analyzer.ok()) {
     spdlog::error("{}", analyzer.status().ToString());

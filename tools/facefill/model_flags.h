@@ -14,12 +14,13 @@ struct ModelFlags {
   std::string detector;
   std::string recognizer;
   float score_threshold = 0.5f;
-  int threads = 1;
+  int threads = -1;  // -1: auto (see EffectiveThreads)
 };
 
 void AddModelFlags(CLI::App* app, ModelFlags* flags);
 
-// Locates the pack and opens a FaceAnalyzer; prints the error and returns null on failure.
-std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags);
+// Locates the pack and opens a FaceAnalyzer with `threads` intra-op threads per model call (0: ONNX Runtime's
+// default, all cores); prints the error and returns null on failure.
+std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads);
 
 }  // namespace facefill::cli
