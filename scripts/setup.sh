@@ -63,36 +63,27 @@ install_onnxruntime() {
   echo "setup: ONNX Runtime 1.29 installed in $dest"
 }
 
-models_sha=7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba
-install_models() {
-  local dest="$deps/models/faceplugin" stamp="$deps/models/faceplugin/.sha256"
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$models_sha" ] && return 0
+# install_npm_files NAME@VERSION SHA256 DEST MEMBER... : extracts the members (tar patterns) of a verified npm
+# package flat into DEST, once per checksum.
+install_npm_files() {
+  local spec=$1 sha=$2 dest=$3; shift 3
+  [ -f "$dest/.sha256" ] && [ "$(cat "$dest/.sha256")" = "$sha" ] && return 0
   local tgz tmp
-  tgz=$(fetch_npm faceplugin-face-recognition-js@0.0.1 "$models_sha")
+  tgz=$(fetch_npm "$spec" "$sha")
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
-  tar xzf "$tgz" -C "$tmp" package/model/fr_detect.onnx package/model/fr_landmark.onnx \
-    package/model/fr_feature.onnx package/LICENSE
+  tar xzf "$tgz" -C "$tmp" --wildcards "$@"
   rm -rf "$dest"; mkdir -p "$dest"
-  cp "$tmp"/package/model/*.onnx "$tmp/package/LICENSE" "$dest/"
-  echo "$models_sha" > "$stamp"
-  echo "setup: default model pack installed in $dest"
-}
-
-samples_sha=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
-install_samples() {
-  local dest="$deps/samples" stamp="$deps/samples/.sha256"
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$samples_sha" ] && return 0
-  local tgz tmp
-  tgz=$(fetch_npm @vladmandic/face-api@1.7.15 "$samples_sha")
-  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
-  tar xzf "$tgz" -C "$tmp" --wildcards 'package/demo/sample*.jpg' package/LICENSE
-  rm -rf "$dest"; mkdir -p "$dest"
-  cp "$tmp"/package/demo/sample*.jpg "$dest/"; cp "$tmp/package/LICENSE" "$dest/LICENSE"
-  echo "$samples_sha" > "$stamp"
-  echo "setup: sample photos installed in $dest"
+  for member in "$@"; do cp $tmp/$member "$dest/"; done
+  echo "$sha" > "$dest/.sha256"
+  echo "setup: $spec installed in $dest"
 }
 
 install_apt
 install_onnxruntime
-install_models
-install_samples
+# The default model pack (MIT).
+install_npm_files faceplugin-face-recognition-js@0.0.1 7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba \
+  "$deps/models/faceplugin" package/model/fr_detect.onnx package/model/fr_landmark.onnx package/model/fr_feature.onnx \
+  package/LICENSE
+# Sample photos for the main job when ../shared is absent (MIT).
+install_npm_files @vladmandic/face-api@1.7.15 0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031 \
+  "$deps/samples" 'package/demo/sample*.jpg' package/LICENSE

@@ -166,10 +166,7 @@ class SqliteCatalog final : public Catalog {
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, query.after_id).Bind(2, int64_t{query.limit});
     std::vector<AssetRecord> assets;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       AssetRecord a;
       a.id = stmt->Int(0);
       a.path = stmt->Text(1);
@@ -179,7 +176,7 @@ class SqliteCatalog final : public Catalog {
       if (!stmt->IsNull(5)) a.width = static_cast<int>(stmt->Int(5));
       if (!stmt->IsNull(6)) a.height = static_cast<int>(stmt->Int(6));
       assets.push_back(std::move(a));
-    }
+    }));
     return assets;
   }
 
@@ -236,15 +233,12 @@ class SqliteCatalog final : public Catalog {
           // Faces of this asset that are not in the new result are gone (rescan with another model/file).
           std::vector<std::string> stale;
           existing->Bind(1, outcome.asset.id);
-          while (true) {
-            auto row = existing->Step();
-            if (!row.ok()) return row.status();
-            if (!*row) break;
+          FACEFILL_RETURN_IF_ERROR(existing->ForEachRow([&] {
             std::string id = existing->Text(0);
             bool kept = false;
             for (const auto& f : outcome.faces) kept = kept || f.id == id;
             if (!kept) stale.push_back(id);
-          }
+          }));
           existing->Reset();
           for (const auto& id : stale) {
             remove->Bind(1, id);
@@ -294,12 +288,9 @@ class SqliteCatalog final : public Catalog {
         "(SELECT COUNT(*) FROM face_instances f WHERE f.asset_id = s.asset_id) ORDER BY s.asset_id");
     if (!stmt.ok()) return stmt.status();
     std::vector<int64_t> ids;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       ids.push_back(stmt->Int(0));
-    }
+    }));
     return ids;
   }
 
@@ -337,22 +328,16 @@ class SqliteCatalog final : public Catalog {
     auto reasons = db_->Prepare(
         "SELECT error_code, COUNT(*) FROM facefill_scan_status WHERE status = 'error' GROUP BY error_code");
     if (!reasons.ok()) return reasons.status();
-    while (true) {
-      auto r = reasons->Step();
-      if (!r.ok()) return r.status();
-      if (!*r) break;
+    FACEFILL_RETURN_IF_ERROR(reasons->ForEachRow([&] {
       stats.errors_by_reason[reasons->Text(0)] = reasons->Int(1);
-    }
+    }));
     return stats;
   }
 
  private:
   static Result<std::vector<StoredFace>> ReadFaces(Statement* stmt) {
     std::vector<StoredFace> faces;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       StoredFace f;
       f.id = stmt->Text(0);
       f.asset_id = stmt->Int(1);
@@ -363,7 +348,7 @@ class SqliteCatalog final : public Catalog {
       f.detection_confidence = static_cast<float>(stmt->Double(6));
       f.asset_path = stmt->Text(7);
       faces.push_back(std::move(f));
-    }
+    }));
     return faces;
   }
 
@@ -371,12 +356,9 @@ class SqliteCatalog final : public Catalog {
     auto stmt = db_->Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     std::vector<std::string> values;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       values.push_back(stmt->Text(0));
-    }
+    }));
     return values;
   }
 

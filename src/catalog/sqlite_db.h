@@ -32,6 +32,21 @@ class Statement {
 
   // Steps once: true when a row is available, false when done; errors become kDatabaseError.
   Result<bool> Step();
+  // Calls on_row for every remaining row, then resets for reuse.
+  template <typename OnRow>
+  Status ForEachRow(OnRow&& on_row) {
+    while (true) {
+      auto row = Step();
+      if (!row.ok()) {
+        Reset();
+        return row.status();
+      }
+      if (!*row) break;
+      on_row();
+    }
+    sqlite3_reset(stmt_);
+    return Status::Ok();
+  }
   // Steps to completion (for writes) and resets for reuse.
   Status Run();
   void Reset();

@@ -49,22 +49,19 @@ class SqliteVectorStore final : public VectorStore {
     if (!stmt.ok()) return stmt.status();
     auto worse = [](const VectorMatch& a, const VectorMatch& b) { return a.similarity > b.similarity; };
     std::priority_queue<VectorMatch, std::vector<VectorMatch>, decltype(worse)> best(worse);
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       auto v = stmt->Floats(2);
-      if (v.size() != query.size()) continue;
+      if (v.size() != query.size()) return;
       float dot = 0;
       for (size_t i = 0; i < v.size(); ++i) dot += v[i] * query[i];
-      if (dot < min_similarity) continue;
+      if (dot < min_similarity) return;
       if (static_cast<int>(best.size()) < top_k) {
         best.push({stmt->Text(0), stmt->Int(1), dot});
       } else if (top_k > 0 && dot > best.top().similarity) {
         best.pop();
         best.push({stmt->Text(0), stmt->Int(1), dot});
       }
-    }
+    }));
     std::vector<VectorMatch> matches;
     for (; !best.empty(); best.pop()) matches.push_back(best.top());
     std::reverse(matches.begin(), matches.end());
@@ -76,12 +73,9 @@ class SqliteVectorStore final : public VectorStore {
     auto stmt = db_->Prepare("SELECT face_id FROM facefill_face_vectors ORDER BY face_id");
     if (!stmt.ok()) return stmt.status();
     std::vector<std::string> ids;
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       ids.push_back(stmt->Text(0));
-    }
+    }));
     return ids;
   }
 
