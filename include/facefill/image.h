@@ -36,8 +36,11 @@ struct DecodeOptions {
   int64_t max_file_bytes = int64_t{512} << 20;
   // Apply EXIF orientation (JPEG) / HEIF transformations so the image is upright as a viewer shows it.
   bool apply_orientation = true;
-  // Decode at 1/reduce of full resolution where the format supports it natively (JPEG DCT scaling): 1, 2, 4 or 8.
+  // Decode at 1/reduce of full resolution where the format supports it natively (JPEG DCT scaling): 1, 2, 4 or 8;
+  // 0 picks the largest JPEG reduction that keeps the shorter side at least auto_min_side pixels (other formats
+  // decode in full). Results stay in full-resolution coordinates through DecodedImage::scale.
   int reduce = 1;
+  int auto_min_side = 1000;
 
   Status Validate() const;
 };

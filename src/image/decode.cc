@@ -3,6 +3,7 @@
 #include <libheif/heif.h>
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -121,9 +122,10 @@ Result<cv::Mat> DecodeHeif(std::span<const uint8_t> bytes, std::string_view name
 Status DecodeOptions::Validate() const {
   if (max_pixels <= 0) return Status(StatusCode::kInvalidArgument, "max_pixels must be positive");
   if (max_file_bytes <= 0) return Status(StatusCode::kInvalidArgument, "max_file_bytes must be positive");
-  if (reduce != 1 && reduce != 2 && reduce != 4 && reduce != 8) {
-    return Status(StatusCode::kInvalidArgument, "reduce must be 1, 2, 4 or 8");
+  if (reduce != 0 && reduce != 1 && reduce != 2 && reduce != 4 && reduce != 8) {
+    return Status(StatusCode::kInvalidArgument, "reduce must be 0 (auto), 1, 2, 4 or 8");
   }
+  if (auto_min_side < 1) return Status(StatusCode::kInvalidArgument, "auto_min_side must be >= 1");
   return Status::Ok();
 }
 
@@ -148,21 +150,29 @@ Result<DecodedImage> DecodeImage(std::span<const uint8_t> bytes, std::string_vie
                      " (possible decompression bomb)");
   }
 
+  DecodeOptions effective = options;
+  if (effective.reduce == 0) {
+    effective.reduce = 1;
+    const int shorter = std::min(header->width, header->height);
+    if (header->format == ImageFormat::kJpeg) {
+      while (effective.reduce < 8 && shorter / (effective.reduce * 2) >= options.auto_min_side) effective.reduce *= 2;
+    }
+  }
   Result<cv::Mat> pixels_or = Status(StatusCode::kInternal, "unreachable");
   int orientation = 1;
   switch (header->format) {
     case ImageFormat::kJpeg:
-      pixels_or = DecodeJpeg(bytes, name, *header, options);
+      pixels_or = DecodeJpeg(bytes, name, *header, effective);
       if (options.apply_orientation) orientation = ReadJpegExifOrientation(bytes);
       break;
     case ImageFormat::kHeif:
-      pixels_or = DecodeHeif(bytes, name, options);
+      pixels_or = DecodeHeif(bytes, name, effective);
       break;
     default:
       pixels_or = DecodeWithOpenCv(bytes, name, header->format, options.apply_orientation);
-      if (pixels_or.ok() && options.reduce > 1) {
+      if (pixels_or.ok() && effective.reduce > 1) {
         cv::Mat& m = pixels_or.value();
-        cv::resize(m, m, cv::Size(m.cols / options.reduce, m.rows / options.reduce), 0, 0, cv::INTER_AREA);
+        cv::resize(m, m, cv::Size(m.cols / effective.reduce, m.rows / effective.reduce), 0, 0, cv::INTER_AREA);
       }
       break;
   }

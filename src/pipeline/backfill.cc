@@ -9,6 +9,7 @@
 #include "bounded_queue.h"
 #include "face_records.h"
 #include "facefill/align.h"
+#include "facefill/runtime.h"
 #include "stage_clock.h"
 
 namespace facefill {
@@ -265,6 +266,7 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   }
   for (int t = 0; t < workers; ++t) {
     threads.emplace_back([&, local = analyzer.Clone()] {
+      FlushDenormalsOnThisThread();
       while (auto first = to_infer.Pop()) {
         // Gather images already waiting, up to batch_size faces' worth, to embed them in one call.
         std::vector<DecodedAsset> group;

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "facefill/backfill.h"
+#include "facefill/runtime.h"
 #include "model_flags.h"
 #include "store_flags.h"
 
@@ -29,6 +30,7 @@ struct BackfillFlags {
   BackfillOptions options;
   bool json = false;
   bool quiet = false;
+  std::string malloc_tuning = "auto";
 };
 
 std::string Duration(double seconds) {
@@ -72,6 +74,7 @@ nlohmann::json ReportJson(const BackfillReport& r) {
           {"faces_per_second", r.faces_per_second},
           {"stages", stages},
           {"bottleneck", r.bottleneck},
+          {"peak_rss_mb", PeakResidentMegabytes()},
           {"cancelled", r.cancelled}};
 }
 
@@ -84,6 +87,7 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
       r.progress.faces, r.wall_seconds, r.images_per_second, r.faces_per_second,
       r.cancelled ? " (interrupted: in-flight work committed; run again to resume)" : "");
   for (const auto& [reason, count] : r.errors_by_reason) std::cout << fmt::format("  error {}: {}\n", reason, count);
+  std::cout << fmt::format("  peak resident memory {:.0f} MB\n", PeakResidentMegabytes());
   for (const auto& s : r.stages) {
     std::cout << fmt::format("  stage {:<7} {} thread(s)  busy {:8.2f} s  utilisation {:5.1f}%{}\n", s.name, s.threads,
                              s.busy_seconds, 100 * s.utilisation, s.name == r.bottleneck ? "  <- bottleneck" : "");
@@ -91,6 +95,10 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
 }
 
 int Run(BackfillFlags& flags) {
+  // auto: tuned for the pipeline; the sequential baseline runs with the allocator as the old service had it.
+  if (flags.malloc_tuning == "on" || (flags.malloc_tuning == "auto" && !flags.options.sequential)) {
+    TuneAllocatorForLargeBuffers();
+  }
   Stores stores;
   if (!OpenStores(flags.stores, &stores)) return kExitUsage;
   // The pipeline runs one model call per core at a time (1 thread each); the sequential baseline runs like the
@@ -136,6 +144,12 @@ void RegisterBackfill(CLI::App* app) {
   cmd->add_option("--write-batch", o.write_batch, "Assets per transaction")->capture_default_str();
   cmd->add_option("--max-pixels", o.decode.max_pixels, "Refuse larger images")->capture_default_str();
   cmd->add_option("--max-file-size", o.decode.max_file_bytes, "Refuse larger files (bytes)")->capture_default_str();
+  cmd->add_option("--decode-scale", o.decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")
+      ->capture_default_str();
+  cmd->add_option("--malloc-tuning", flags->malloc_tuning,
+                  "Reuse large buffers instead of fresh mappings: auto (on unless --sequential), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   cmd->add_flag("--sequential", o.sequential, "The old algorithm, one image at a time (baseline)");
   cmd->add_flag("--rescan", o.rescan, "Re-detect scanned assets too; matched faces keep their ids");
   cmd->add_flag("--retry-errors", o.retry_errors, "Retry assets whose last scan failed");

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "facefill/backfill.h"
 #include "facefill/image.h"
 #include "model_flags.h"
 
@@ -18,6 +19,7 @@ struct DetectFlags {
   ModelFlags models;
   bool json = false;
   bool embeddings = false;
+  DecodeOptions decode = BackfillOptions().decode;  // the same decode policy as the backfill, so results agree
 };
 
 nlohmann::json FaceJson(const AnalyzedFace& face, bool with_embedding) {
@@ -30,14 +32,25 @@ nlohmann::json FaceJson(const AnalyzedFace& face, bool with_embedding) {
   return j;
 }
 
+// Maps faces found in a reduced decode back to full-resolution pixels.
+void ScaleFaces(double factor, std::vector<AnalyzedFace>* faces) {
+  const float f = static_cast<float>(factor);
+  for (auto& face : *faces) {
+    auto& d = face.detection;
+    d.box = BoxF{d.box.x1 * f, d.box.y1 * f, d.box.x2 * f, d.box.y2 * f};
+    for (auto& p : d.landmarks) p = Point2f{p.x * f, p.y * f};
+  }
+}
+
 int Run(const DetectFlags& flags) {
   auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) return kExitUsage;
   int failures = 0;
   for (const auto& path : flags.images) {
-    auto image = DecodeImageFile(path);
+    auto image = DecodeImageFile(path, flags.decode);
     Result<std::vector<AnalyzedFace>> faces = image.ok() ? analyzer->Analyze(image->bgr, flags.embeddings)
                                                          : Result<std::vector<AnalyzedFace>>(image.status());
+    if (faces.ok() && image->scale != 1.0) ScaleFaces(1.0 / image->scale, &*faces);
     if (!faces.ok()) {
       ++failures;
       if (flags.json) {
@@ -84,6 +97,8 @@ void RegisterDetect(CLI::App* app) {
   AddModelFlags(cmd, &flags->models);
   cmd->add_flag("--json", flags->json, "One JSON object per image");
   cmd->add_flag("--embeddings", flags->embeddings, "Also print each face's embedding");
+  cmd->add_option("--decode-scale", flags->decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")
+      ->capture_default_str();
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }
 

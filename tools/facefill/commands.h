@@ -21,5 +21,6 @@ void RegisterBackfill(CLI::App* app);
 void RegisterSearch(CLI::App* app);
 void RegisterStats(CLI::App* app);
 void RegisterCheck(CLI::App* app);
+void RegisterCorpus(CLI::App* app);
 
 }  // namespace facefill::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   facefill::cli::RegisterDetect(&app);
   facefill::cli::RegisterStats(&app);
   facefill::cli::RegisterCheck(&app);
+  facefill::cli::RegisterCorpus(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
