@@ -244,6 +244,29 @@ TEST_F(BackfillTest, CheckFindsDamageAndFixRepairsItWithTheNextBackfill) {
   EXPECT_EQ(ReadRows(db_path).size(), before.size());
 }
 
+TEST_F(BackfillTest, SymlinksOutOfTheLibraryAreRefusedAndRecorded) {
+  TempDir dir;
+  const fs::path library = dir / "library", outside = dir / "outside";
+  fs::create_directories(library);
+  fs::create_directories(outside);
+  fs::copy_file(SharedDir() / "images/obama/obama.jpg", library / "obama.jpg");
+  fs::copy_file(SharedDir() / "images/biden/biden.jpg", outside / "secret.jpg");
+  fs::create_symlink(outside / "secret.jpg", library / "escape.jpg");
+  fs::create_symlink(library / "obama.jpg", library / "alias.jpg");  // inside the root: allowed
+  fs::create_directories(library / "sub");
+  fs::create_symlink("../../outside/secret.jpg", library / "sub" / "dotdot.jpg");
+  Open(dir / "facefill.db");
+  ASSERT_TRUE(ScanLibrary(library, catalog_.get()).ok());
+  auto report = Backfill();
+  EXPECT_EQ(report.progress.processed, 4);
+  EXPECT_EQ(report.progress.errors, 2);
+  EXPECT_EQ(report.errors_by_reason["permission_denied"], 2);
+  EXPECT_EQ(report.progress.faces, 2) << "obama.jpg and its in-library alias";
+  auto stats = catalog_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->errors_by_reason["permission_denied"], 2);
+}
+
 // Runs `body` as an unprivileged user in a child process (root reads files whatever their mode); returns its exit.
 template <typename Body>
 int RunUnprivileged(Body&& body) {

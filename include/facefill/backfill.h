@@ -27,6 +27,9 @@ struct BackfillOptions {
   bool sequential = false;       // the old algorithm: one image at a time, faces embedded one by one, commit per asset
   bool rescan = false;           // also re-detect assets already scanned; matched faces keep their ids
   bool retry_errors = false;     // also retry assets whose last scan failed
+  // Files must resolve (symlinks and ".." followed) inside one of these folders, or inside a root `scan` recorded;
+  // others are refused as permission_denied. With no roots at all, nothing is refused.
+  std::vector<std::string> library_roots;
   // Large JPEGs are decoded at a reduced scale by default (shorter side kept >= 1000 px): faster, fewer page faults.
   DecodeOptions decode = [] {
     DecodeOptions d;

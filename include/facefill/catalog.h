@@ -60,6 +60,10 @@ class Catalog {
   // Clears the scan status of these assets (and the assets owning these faces) so the next backfill redoes them.
   virtual Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) = 0;
   virtual Result<CatalogStats> Stats() = 0;
+
+  // Library folders that `scan` has walked; the backfill reads only files that resolve inside one of them.
+  virtual Status AddLibraryRoot(const std::string& canonical_path) = 0;
+  virtual Result<std::vector<std::string>> LibraryRoots() = 0;
 };
 
 // Opens (creating and migrating) a catalog by URL: "sqlite:PATH" or a bare path.

@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS facefill_face_vectors (
   embedding BLOB NOT NULL
 );
 )sql",
+    R"sql(
+CREATE TABLE IF NOT EXISTS facefill_library_roots (
+  path TEXT PRIMARY KEY,
+  added_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+)sql",
 };
 
 std::string LandmarksJson(const FiveLandmarks& landmarks) {
@@ -288,9 +294,7 @@ class SqliteCatalog final : public Catalog {
         "(SELECT COUNT(*) FROM face_instances f WHERE f.asset_id = s.asset_id) ORDER BY s.asset_id");
     if (!stmt.ok()) return stmt.status();
     std::vector<int64_t> ids;
-    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
-      ids.push_back(stmt->Int(0));
-    }));
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { ids.push_back(stmt->Int(0)); }));
     return ids;
   }
 
@@ -328,10 +332,20 @@ class SqliteCatalog final : public Catalog {
     auto reasons = db_->Prepare(
         "SELECT error_code, COUNT(*) FROM facefill_scan_status WHERE status = 'error' GROUP BY error_code");
     if (!reasons.ok()) return reasons.status();
-    FACEFILL_RETURN_IF_ERROR(reasons->ForEachRow([&] {
-      stats.errors_by_reason[reasons->Text(0)] = reasons->Int(1);
-    }));
+    FACEFILL_RETURN_IF_ERROR(reasons->ForEachRow([&] { stats.errors_by_reason[reasons->Text(0)] = reasons->Int(1); }));
     return stats;
+  }
+
+  Status AddLibraryRoot(const std::string& canonical_path) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("INSERT INTO facefill_library_roots(path) VALUES (?) ON CONFLICT(path) DO NOTHING");
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Bind(1, canonical_path).Run();
+  }
+
+  Result<std::vector<std::string>> LibraryRoots() override {
+    std::lock_guard lock(db_->mutex());
+    return Strings("SELECT path FROM facefill_library_roots ORDER BY path");
   }
 
  private:
@@ -356,9 +370,7 @@ class SqliteCatalog final : public Catalog {
     auto stmt = db_->Prepare(sql);
     if (!stmt.ok()) return stmt.status();
     std::vector<std::string> values;
-    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
-      values.push_back(stmt->Text(0));
-    }));
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { values.push_back(stmt->Text(0)); }));
     return values;
   }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "bounded_queue.h"
+#include "containment.h"
 #include "face_records.h"
 #include "facefill/align.h"
 #include "facefill/runtime.h"
@@ -25,6 +26,22 @@ struct DecodedAsset {
 };
 
 bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
+
+// Reads and decodes one asset's file, refusing files that resolve outside the library roots.
+Result<DecodedImage> DecodeAsset(const AssetRecord& asset, const pipeline::Containment& containment,
+                                 const BackfillOptions& options, StageClock* clock) {
+  auto timer = clock->Start("decode");
+  FACEFILL_RETURN_IF_ERROR(containment.Check(asset.path));
+  return DecodeImageFile(asset.path, options.decode);
+}
+
+// The roots `scan` recorded plus those given in the options.
+Result<pipeline::Containment> LoadContainment(Catalog& catalog, const BackfillOptions& options) {
+  auto roots = catalog.LibraryRoots();
+  if (!roots.ok()) return roots.status();
+  roots->insert(roots->end(), options.library_roots.begin(), options.library_roots.end());
+  return pipeline::Containment(*roots);
+}
 
 // Builds the pending list page by page and hands assets to `sink` until it refuses or the run is cancelled.
 template <typename Sink>
@@ -166,6 +183,8 @@ Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, Fac
   const auto start = Clock::now();
   auto last_progress = start;
   BatchWriter writer(catalog, vectors, analyzer.pack().id, &clock);
+  auto containment = LoadContainment(catalog, options);
+  if (!containment.ok()) return containment.status();
   PendingQuery count_query{0, 0, options.retry_errors, options.rescan};
   auto pending = catalog.CountPending(count_query);
   if (!pending.ok()) return pending.status();
@@ -175,11 +194,7 @@ Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, Fac
   Status fed = FeedPending(catalog, options, cancel, [&](AssetRecord asset) {
     ScanOutcome outcome;
     outcome.asset = asset;
-    Result<DecodedImage> image = Status(StatusCode::kInternal, "");
-    {
-      auto timer = clock.Start("decode");
-      image = DecodeImageFile(asset.path, options.decode);
-    }
+    Result<DecodedImage> image = DecodeAsset(asset, *containment, options, &clock);
     std::vector<cv::Mat> crops;
     Status status = image.ok() ? DetectAndAlign(analyzer, *image, options, &clock, &outcome, &crops) : image.status();
     // The old algorithm: every face embedded in its own call.
@@ -230,6 +245,8 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   BackfillReport report;
   StageClock clock;
   const auto start = Clock::now();
+  auto containment = LoadContainment(catalog, options);
+  if (!containment.ok()) return containment.status();
   PendingQuery count_query{0, 0, options.retry_errors, options.rescan};
   auto pending = catalog.CountPending(count_query);
   if (!pending.ok()) return pending.status();
@@ -255,10 +272,7 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
     threads.emplace_back([&] {
       while (auto asset = to_decode.Pop()) {
         DecodedAsset item{std::move(*asset)};
-        {
-          auto timer = clock.Start("decode");
-          item.image = DecodeImageFile(item.asset.path, options.decode);
-        }
+        item.image = DecodeAsset(item.asset, *containment, options, &clock);
         if (!to_infer.Push(std::move(item))) break;
       }
       if (--decoders_left == 0) to_infer.Close();
@@ -267,35 +281,38 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   for (int t = 0; t < workers; ++t) {
     threads.emplace_back([&, local = analyzer.Clone()] {
       FlushDenormalsOnThisThread();
-      while (auto first = to_infer.Pop()) {
-        // Gather images already waiting, up to batch_size faces' worth, to embed them in one call.
-        std::vector<DecodedAsset> group;
-        group.push_back(std::move(*first));
-        while (static_cast<int>(group.size()) < options.batch_size) {
-          auto more = to_infer.TryPop();
-          if (!more) break;
-          group.push_back(std::move(*more));
-        }
-        std::vector<ScanOutcome> outcomes;
-        std::vector<cv::Mat> crops;
-        for (auto& item : group) {
-          ScanOutcome outcome;
-          outcome.asset = item.asset;
-          Status status = item.image.ok() ? DetectAndAlign(*local, *item.image, options, &clock, &outcome, &crops)
-                                          : item.image.status();
-          item.image = Status(StatusCode::kInternal, "released");  // free the pixels early
-          outcomes.push_back(status.ok() ? std::move(outcome) : ErrorOutcome(std::move(item.asset), status));
-        }
-        // Error outcomes carry no faces, so EmbedInto's in-order assignment skips them naturally.
-        Status status = EmbedInto(*local, crops, options.batch_size, &clock, &outcomes);
+      // Images are taken one at a time (so both workers stay busy); their faces are held until batch_size crops
+      // are waiting or no image is ready, then embedded in one call (fill, then flush).
+      std::vector<ScanOutcome> held;
+      std::vector<cv::Mat> crops;
+      bool open = true;
+      auto flush = [&] {
+        Status status = EmbedInto(*local, crops, options.batch_size, &clock, &held);
         if (!status.ok()) {
-          for (auto& o : outcomes) {
+          for (auto& o : held) {
             if (o.state != ScanState::kError) o = ErrorOutcome(std::move(o.asset), status);
           }
         }
-        for (auto& o : outcomes) {
-          if (!to_write.Push(std::move(o))) break;
+        for (auto& o : held) {
+          if (!to_write.Push(std::move(o))) open = false;
         }
+        held.clear();
+        crops.clear();
+      };
+      while (open) {
+        auto item = held.empty() ? to_infer.Pop() : to_infer.TryPop();
+        if (!item) {
+          if (held.empty()) break;  // closed and drained
+          flush();
+          continue;
+        }
+        ScanOutcome outcome;
+        outcome.asset = item->asset;
+        Status status = item->image.ok() ? DetectAndAlign(*local, *item->image, options, &clock, &outcome, &crops)
+                                         : item->image.status();
+        item.reset();  // free the pixels before waiting for more
+        held.push_back(status.ok() ? std::move(outcome) : ErrorOutcome(std::move(outcome.asset), status));
+        if (static_cast<int>(crops.size()) >= options.batch_size) flush();
       }
       if (--workers_left == 0) to_write.Close();
     });

@@ -16,6 +16,8 @@ Result<LibraryScanReport> ScanLibrary(const fs::path& root, Catalog* catalog, co
     return Status(StatusCode::kNotFound, root.string() + ": not a directory");
   }
   const fs::path base = fs::absolute(root, ec).lexically_normal();
+  // The backfill reads only files that resolve inside a scanned root (symlinks out of it are refused there).
+  FACEFILL_RETURN_IF_ERROR(catalog->AddLibraryRoot(fs::canonical(base, ec).string()));
   LibraryScanReport report;
   std::vector<AssetRecord> batch;
   auto flush = [&]() -> Status {

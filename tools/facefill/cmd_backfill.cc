@@ -150,6 +150,8 @@ void RegisterBackfill(CLI::App* app) {
                   "Reuse large buffers instead of fresh mappings: auto (on unless --sequential), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  cmd->add_option("--library-root", o.library_roots,
+                  "Read only files inside these folders (in addition to the roots `scan` recorded)");
   cmd->add_flag("--sequential", o.sequential, "The old algorithm, one image at a time (baseline)");
   cmd->add_flag("--rescan", o.rescan, "Re-detect scanned assets too; matched faces keep their ids");
   cmd->add_flag("--retry-errors", o.retry_errors, "Retry assets whose last scan failed");
