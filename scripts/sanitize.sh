@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds facefill with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit and pipeline tests, then
+# with ThreadSanitizer and runs the pipeline (multi-threaded) tests. Any sanitizer report fails the run.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/scripts/setup.sh"
+supp="$root/tests/sanitizers"
+jobs=$(nproc)
+
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEFILL_SANITIZE=address,undefined \
+  >/dev/null
+cmake --build "$root/build-asan" -j "$jobs"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+(cd "$root/build-asan" && ctest --output-on-failure --no-tests=error -j "$jobs" \
+  -E 'ScrfdParityTest|EmbeddingParityTest|BenchSmoke')
+echo "sanitize: address+undefined clean"
+
+cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEFILL_SANITIZE=thread >/dev/null
+cmake --build "$root/build-tsan" -j "$jobs" --target backfill_test fault_injection_test models_test
+export TSAN_OPTIONS="halt_on_error=1:suppressions=$supp/tsan.supp:second_deadlock_stack=1"
+(cd "$root/build-tsan" && ctest --output-on-failure --no-tests=error -j "$jobs" \
+  -R 'BackfillTest|FaultInjectionTest|DefaultPackTest.Clones')
+echo "sanitize: thread clean"
