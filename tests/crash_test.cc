@@ -1,7 +1,9 @@
 // Crash safety of the real binary: kill -9 the backfill at several random moments, finish it, and compare with an
 // uninterrupted run (ids, boxes, embeddings); Ctrl-C drains, commits and exits 0.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,9 +11,6 @@
 #include <map>
 #include <random>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "test_support.h"
 
@@ -71,6 +70,20 @@ std::map<std::string, std::string> Snapshot(const fs::path& db_path) {
   return rows;
 }
 
+int64_t ScannedCount(const fs::path& db_path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return 0;
+  sqlite3_stmt* stmt = nullptr;
+  int64_t n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM facefill_scan_status", -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    n = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -97,8 +110,8 @@ TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeEqualsUninterruptedRun) {
   std::mt19937 rng(20261124);
   int killed_mid_run = 0;
   for (int attempt = 0; attempt < 6; ++attempt) {
-    pid_t pid = Spawn(Args(crashed, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch",
-                                     "4"}));
+    pid_t pid =
+        Spawn(Args(crashed, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch", "4"}));
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 700));
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == 0) {
@@ -119,10 +132,14 @@ TEST_F(CrashTest, InterruptDrainsCommitsAndExitsZero) {
   TempDir dir;
   const fs::path db = dir / "facefill.db";
   ASSERT_EQ(RunToEnd(Args(db, {"scan", (SharedDir() / "images").string()})), 0);
-  pid_t pid = Spawn(Args(db, {"backfill", "-q", "--workers", "1", "--decode-threads", "1"}));
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  pid_t pid = Spawn(Args(db, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch", "2"}));
+  // Interrupt once the first batches are committed, i.e. while work is in flight.
+  for (int i = 0; i < 600 && ScannedCount(db) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   kill(pid, SIGINT);
   EXPECT_EQ(Wait(pid), 0);
+  const int64_t interrupted_at = ScannedCount(db);
+  EXPECT_GT(interrupted_at, 0);
+  EXPECT_LT(interrupted_at, 56) << "the interrupt should land before the end";
   EXPECT_EQ(RunToEnd(Args(db, {"check"})), 0);
   ASSERT_EQ(RunToEnd(Args(db, {"backfill", "-q"})), 0);
   EXPECT_EQ(RunToEnd(Args(db, {"check"})), 0);

@@ -95,6 +95,9 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
 }
 
 int Run(BackfillFlags& flags) {
+  // Installed first, so a signal during start-up also ends cleanly (nothing is in flight yet).
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
   // auto: tuned for the pipeline; the sequential baseline runs with the allocator as the old service had it.
   if (flags.malloc_tuning == "on" || (flags.malloc_tuning == "auto" && !flags.options.sequential)) {
     TuneAllocatorForLargeBuffers();
@@ -106,8 +109,6 @@ int Run(BackfillFlags& flags) {
   const int threads = flags.models.threads >= 0 ? flags.models.threads : (flags.options.sequential ? 0 : 1);
   auto analyzer = OpenAnalyzer(flags.models, threads);
   if (!analyzer) return kExitUsage;
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
   const bool terminal = isatty(STDERR_FILENO) && !flags.quiet && !flags.json;
   ProgressCallback progress;
   if (!flags.quiet) progress = [terminal](const BackfillProgress& p) { PrintProgress(p, terminal); };

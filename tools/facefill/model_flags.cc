@@ -29,6 +29,7 @@ std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads)
   }
   AnalyzerOptions options;
   options.detector.score_threshold = flags.score_threshold;
+  options.detector.max_faces = flags.max_faces;
   options.detector.runtime.intra_op_threads = threads;
   options.embedder.runtime.intra_op_threads = threads;
   auto analyzer = FaceAnalyzer::Open(*pack, options);
