@@ -68,11 +68,8 @@ class BackfillTest : public ::testing::Test {
   void SetUp() override {
     FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
     FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");
-    auto pack = LocateModelPack({DefaultPackDir(), "", ""});
-    ASSERT_TRUE(pack.ok());
-    auto analyzer = FaceAnalyzer::Open(*pack);
-    ASSERT_TRUE(analyzer.ok());
-    analyzer_ = std::move(analyzer).value();
+    analyzer_ = testing::OpenDefaultAnalyzer();
+    ASSERT_NE(analyzer_, nullptr);
   }
 
   // Opens catalog + vectors at db_path.

@@ -75,11 +75,8 @@ class FaultInjectionTest : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
     FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");
-    auto pack = LocateModelPack({DefaultPackDir(), "", ""});
-    ASSERT_TRUE(pack.ok());
-    auto analyzer = FaceAnalyzer::Open(*pack);
-    ASSERT_TRUE(analyzer.ok());
-    analyzer_ = std::move(analyzer).value();
+    analyzer_ = testing::OpenDefaultAnalyzer();
+    ASSERT_NE(analyzer_, nullptr);
   }
 
   struct Stores {

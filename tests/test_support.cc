@@ -21,6 +21,20 @@ std::filesystem::path DefaultPackDir() {
   return fs::exists(pack / "fr_feature.onnx") ? pack : fs::path();
 }
 
+std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer() {
+  auto pack = LocateModelPack({DefaultPackDir(), "", ""});
+  if (!pack.ok()) {
+    ADD_FAILURE() << pack.status().ToString();
+    return nullptr;
+  }
+  auto analyzer = FaceAnalyzer::Open(*pack);
+  if (!analyzer.ok()) {
+    ADD_FAILURE() << analyzer.status().ToString();
+    return nullptr;
+  }
+  return std::move(analyzer).value();
+}
+
 bool InCi() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";

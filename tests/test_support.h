@@ -5,8 +5,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "facefill/analyzer.h"
 
 namespace facefill::testing {
 
@@ -15,6 +18,9 @@ std::filesystem::path SharedDir();
 
 // The default model pack installed by scripts/setup.sh. Empty when absent.
 std::filesystem::path DefaultPackDir();
+
+// Opens the default pack's analyzer; null (with a gtest failure) when it cannot.
+std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer();
 
 // True when running in CI (CI=true): missing test data is then a failure, not a skip.
 bool InCi();

@@ -35,6 +35,14 @@ Result<DecodedImage> DecodeAsset(const AssetRecord& asset, const pipeline::Conta
   return DecodeImageFile(asset.path, options.decode);
 }
 
+// How many assets this run will process: pending ones after offset, capped by limit.
+Result<int64_t> PlannedTotal(Catalog& catalog, const BackfillOptions& options) {
+  auto pending = catalog.CountPending(PendingQuery{0, 0, options.retry_errors, options.rescan});
+  if (!pending.ok()) return pending.status();
+  int64_t total = std::max<int64_t>(0, *pending - options.offset);
+  return options.limit > 0 ? std::min(total, options.limit) : total;
+}
+
 // The roots `scan` recorded plus those given in the options.
 Result<pipeline::Containment> LoadContainment(Catalog& catalog, const BackfillOptions& options) {
   auto roots = catalog.LibraryRoots();
@@ -185,11 +193,9 @@ Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, Fac
   BatchWriter writer(catalog, vectors, analyzer.pack().id, &clock);
   auto containment = LoadContainment(catalog, options);
   if (!containment.ok()) return containment.status();
-  PendingQuery count_query{0, 0, options.retry_errors, options.rescan};
-  auto pending = catalog.CountPending(count_query);
-  if (!pending.ok()) return pending.status();
-  report.progress.total = std::max<int64_t>(0, *pending - options.offset);
-  if (options.limit > 0) report.progress.total = std::min(report.progress.total, options.limit);
+  auto total = PlannedTotal(catalog, options);
+  if (!total.ok()) return total.status();
+  report.progress.total = *total;
   Status write_status;
   Status fed = FeedPending(catalog, options, cancel, [&](AssetRecord asset) {
     ScanOutcome outcome;
@@ -247,11 +253,9 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   const auto start = Clock::now();
   auto containment = LoadContainment(catalog, options);
   if (!containment.ok()) return containment.status();
-  PendingQuery count_query{0, 0, options.retry_errors, options.rescan};
-  auto pending = catalog.CountPending(count_query);
-  if (!pending.ok()) return pending.status();
-  report.progress.total = std::max<int64_t>(0, *pending - options.offset);
-  if (options.limit > 0) report.progress.total = std::min(report.progress.total, options.limit);
+  auto total = PlannedTotal(catalog, options);
+  if (!total.ok()) return total.status();
+  report.progress.total = *total;
 
   // Queue sizes bound memory: at most ~2 decoded images per worker wait for inference.
   BoundedQueue<AssetRecord> to_decode(static_cast<size_t>(4 * options.decode_threads));
