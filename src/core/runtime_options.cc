@@ -1,12 +1,4 @@
-// RuntimeOptions validation and process-wide allocator tuning.
-#include <malloc.h>
-
-#include <fstream>
-#include <string>
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
-
+// Validation of RuntimeOptions.
 #include "facefill/runtime.h"
 
 namespace facefill {
@@ -14,26 +6,6 @@ namespace facefill {
 Status RuntimeOptions::Validate() const {
   if (intra_op_threads < 0) return Status(StatusCode::kInvalidArgument, "intra_op_threads must be >= 0");
   return Status::Ok();
-}
-
-void TuneAllocatorForLargeBuffers() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-
-double PeakResidentMegabytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // reported in kB
-  }
-  return 0;
-}
-
-void FlushDenormalsOnThisThread() {
-#if defined(__SSE__)
-  _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
-#endif
 }
 
 }  // namespace facefill

@@ -26,6 +26,18 @@ Status Named(std::string_view name, StatusCode code, std::string_view what) {
   return Status(code, std::string(name) + ": " + std::string(what));
 }
 
+using File = std::unique_ptr<FILE, decltype(&std::fclose)>;
+
+// Opens a file for reading, with the typed error every reader of library files reports.
+Result<File> OpenForReading(const std::filesystem::path& path) {
+  File file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (file) return file;
+  const int err = errno;
+  if (err == ENOENT || err == ENOTDIR) return Named(path.string(), StatusCode::kNotFound, "file does not exist");
+  if (err == EACCES || err == EPERM) return Named(path.string(), StatusCode::kPermissionDenied, "permission denied");
+  return Named(path.string(), StatusCode::kIoError, std::strerror(err));
+}
+
 struct TurboJpegDeleter {
   void operator()(void* handle) const { tjDestroy(handle); }
 };
@@ -194,23 +206,18 @@ Result<DecodedImage> DecodeImage(std::span<const uint8_t> bytes, std::string_vie
 
 Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::vector<uint8_t>* bytes) {
   const std::string name = path.string();
-  std::unique_ptr<FILE, decltype(&std::fclose)> file(std::fopen(name.c_str(), "rb"), std::fclose);
-  if (!file) {
-    int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return Named(name, StatusCode::kNotFound, "file does not exist");
-    if (err == EACCES || err == EPERM) return Named(name, StatusCode::kPermissionDenied, "permission denied");
-    return Named(name, StatusCode::kIoError, std::strerror(err));
-  }
-  if (std::fseek(file.get(), 0, SEEK_END) != 0) return Named(name, StatusCode::kIoError, "cannot seek (not a file?)");
-  long size = std::ftell(file.get());
+  auto file = OpenForReading(path);
+  if (!file.ok()) return file.status();
+  if (std::fseek(file->get(), 0, SEEK_END) != 0) return Named(name, StatusCode::kIoError, "cannot seek (not a file?)");
+  long size = std::ftell(file->get());
   if (size < 0) return Named(name, StatusCode::kIoError, "cannot tell size (not a regular file?)");
   if (size > max_bytes) {
     return Named(name, StatusCode::kImageTooLarge,
                  "file is " + std::to_string(size) + " bytes, above the limit of " + std::to_string(max_bytes));
   }
-  std::rewind(file.get());
+  std::rewind(file->get());
   bytes->resize(static_cast<size_t>(size));
-  if (size > 0 && std::fread(bytes->data(), 1, bytes->size(), file.get()) != bytes->size()) {
+  if (size > 0 && std::fread(bytes->data(), 1, bytes->size(), file->get()) != bytes->size()) {
     return Named(name, StatusCode::kIoError, "short read");
   }
   return Status::Ok();
@@ -218,10 +225,10 @@ Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::
 
 Result<ImageHeader> ProbeImageFile(const std::filesystem::path& path, int64_t max_bytes) {
   const std::string name = path.string();
-  std::unique_ptr<FILE, decltype(&std::fclose)> file(std::fopen(name.c_str(), "rb"), std::fclose);
-  if (!file) return Named(name, errno == EACCES ? StatusCode::kPermissionDenied : StatusCode::kNotFound, "cannot open");
+  auto file = OpenForReading(path);
+  if (!file.ok()) return file.status();
   std::vector<uint8_t> bytes(static_cast<size_t>(max_bytes));
-  bytes.resize(std::fread(bytes.data(), 1, bytes.size(), file.get()));
+  bytes.resize(std::fread(bytes.data(), 1, bytes.size(), file->get()));
   if (bytes.empty()) return Named(name, StatusCode::kEmptyFile, "file is empty (0 bytes)");
   auto header = ReadImageHeader(bytes);
   if (!header.ok()) return Named(name, header.status().code(), header.status().message());
