@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything facefill needs on Debian 12, idempotently: apt packages, ONNX Runtime (C/C++) and the
-# default model pack and sample photos from the npm registry, each verified by SHA-256. Safe to run again.
+# Installs everything facefill needs on Debian 12, idempotently: apt packages (with PostgreSQL 15 and Redis 7 for
+# the tests), pgvector built from Debian source, ONNX Runtime (C/C++), the default model pack and sample photos from
+# the npm registry, and the Qdrant OpenAPI types with TypeScript for the contract tests, each verified by SHA-256.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,6 +13,7 @@ apt_packages=(
   libopencv-dev libheif-dev libturbojpeg0-dev libsqlite3-dev libpqxx-dev libpq-dev libhiredis-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev uuid-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql postgresql-server-dev-15 redis-server
 )
 
 install_apt() {
@@ -87,3 +89,20 @@ install_npm_files faceplugin-face-recognition-js@0.0.1 7ea06031d9a3f83753254fcff
 # Sample photos for the main job when ../shared is absent (MIT).
 install_npm_files @vladmandic/face-api@1.7.15 0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031 \
   "$deps/samples" 'package/demo/sample*.jpg' package/LICENSE
+# pgvector for PostgreSQL 15 (not packaged in bookworm).
+"$root/scripts/install-pgvector.sh"
+# Qdrant's OpenAPI types (generated from Qdrant 1.19's openapi.json) and the TypeScript compiler that checks every
+# request body facefill can send against them.
+install_npm_files @qdrant/js-client-rest@1.19.0 5b76a167bbc55a0e612609e2095cd63b273b87cba12ff366f6c01bfae928dd44 \
+  "$deps/qdrant-openapi" package/dist/types/openapi/generated_schema.d.ts package/LICENSE
+install_npm_tree() {
+  local spec=$1 sha=$2 dest=$3
+  [ -f "$dest/.sha256" ] && [ "$(cat "$dest/.sha256")" = "$sha" ] && return 0
+  local tgz
+  tgz=$(fetch_npm "$spec" "$sha")
+  rm -rf "$dest"; mkdir -p "$dest"
+  tar xzf "$tgz" -C "$dest" --strip-components=1
+  echo "$sha" > "$dest/.sha256"
+  echo "setup: $spec installed in $dest"
+}
+install_npm_tree typescript@5.9.3 10e108c9cf7d5f2879053dff18515fb405abf2ccef63eaaf017d9c571687a1d3 "$deps/typescript"

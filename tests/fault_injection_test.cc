@@ -48,9 +48,10 @@ class FaultyCatalog final : public Catalog {
   Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& ids) override {
     return inner_.FacesOfAssets(ids);
   }
-  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id) override {
+  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
+                     const std::string& owner) override {
     if (++calls_ >= fail_at_) return Status(StatusCode::kDatabaseError, "injected: connection lost mid-transaction");
-    return inner_.CommitScans(outcomes, model_id);
+    return inner_.CommitScans(outcomes, model_id, owner);
   }
   Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) override {
     return inner_.FacesByIds(ids);

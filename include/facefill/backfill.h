@@ -30,6 +30,11 @@ struct BackfillOptions {
   // Files must resolve (symlinks and ".." followed) inside one of these folders, or inside a root `scan` recorded;
   // others are refused as permission_denied. With no roots at all, nothing is refused.
   std::vector<std::string> library_roots;
+  // Catalogs many processes share (PostgreSQL) hand out pending assets as leases, so any number of backfills and
+  // workers can run at once without doing an asset twice; not with rescan or offset, which walk the catalog.
+  std::string lease_owner;  // who holds the leases; empty: this host, process and a random suffix
+  int claim_batch = 8;      // assets per lease
+  int lease_seconds = 300;  // an asset not committed by then is taken over by another worker
   // Large JPEGs are decoded at a reduced scale by default (shorter side kept >= 1000 px): faster, fewer page faults.
   DecodeOptions decode = [] {
     DecodeOptions d;
@@ -77,6 +82,9 @@ using ProgressCallback = std::function<void(const BackfillProgress&)>;
 Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
                                    const BackfillOptions& options, const std::atomic<bool>* cancel = nullptr,
                                    const ProgressCallback& on_progress = {}, double progress_interval_seconds = 1.0);
+
+// A lease owner unique to this process: "HOST:PID:RANDOM".
+std::string DefaultLeaseOwner();
 
 // Deterministic face id: UUID v5 of (asset id, integer box, model id).
 std::string FaceId(int64_t asset_id, int x, int y, int w, int h, const std::string& model_id);

@@ -34,6 +34,14 @@ struct ScanCounts {
   int64_t unchanged = 0;
 };
 
+// A batch of assets leased to one worker (distributed claims): nobody else takes them until the lease expires.
+struct ClaimRequest {
+  std::string owner;                // unique per worker process
+  int limit = 8;                    // assets per claim
+  int lease_seconds = 300;          // an asset not committed by then is taken over by another worker
+  int64_t retry_errors_before = 0;  // also claim assets that failed before this Unix time (0: never)
+};
+
 // Thread-safe: calls are serialised internally.
 class Catalog {
  public:
@@ -50,8 +58,19 @@ class Catalog {
   virtual Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) = 0;
 
   // In one transaction: replaces each asset's faces with outcome.faces (rows whose id is not among them are
-  // deleted, the others inserted or updated) and records its scan status under model_id.
-  virtual Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id) = 0;
+  // deleted, the others inserted or updated) and records its scan status under model_id. With a lease_owner, assets
+  // whose lease another worker has taken over are left to that worker, and this owner's leases are released.
+  virtual Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
+                             const std::string& lease_owner) = 0;
+
+  // Distributed claims, for catalogs many processes share (PostgreSQL). Others return false / kInvalidArgument.
+  virtual bool SupportsClaims() const { return false; }
+  // Leases up to request.limit unscanned assets whose lease is free or expired, by ascending id.
+  virtual Result<std::vector<AssetRecord>> Claim(const ClaimRequest& request);
+  // Gives back this owner's leases on assets it has not committed (after a cancelled run).
+  virtual Status ReleaseLeases(const std::string& owner);
+  // Unscanned assets another worker holds a live lease on.
+  virtual Result<int64_t> CountLiveLeases();
 
   virtual Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) = 0;
   virtual Result<std::vector<std::string>> AllFaceIds() = 0;
@@ -66,7 +85,18 @@ class Catalog {
   virtual Result<std::vector<std::string>> LibraryRoots() = 0;
 };
 
-// Opens (creating and migrating) a catalog by URL: "sqlite:PATH" or a bare path.
-Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url);
+struct CatalogOptions {
+  // PostgreSQL only: also store each face's embedding in a pgvector column, written in the same transaction as
+  // the face rows (`--vectors pgvector`).
+  bool pgvector = false;
+  int pgvector_dimension = 512;
+};
+
+// Opens (creating and migrating) a catalog by URL: "sqlite:PATH", a bare path, or "postgresql://..." (libpq URI;
+// the password may also come from PGPASSWORD or a .pgpass file, and is never logged).
+Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options = {});
+
+// The URL with any password replaced by "***", for logs and reports.
+std::string RedactUrl(const std::string& url);
 
 }  // namespace facefill

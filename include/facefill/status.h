@@ -24,6 +24,8 @@ enum class StatusCode {
   kInferenceError,     // the runtime failed while running a model
   kDatabaseError,      // the catalog failed
   kVectorStoreError,   // the vector store failed
+  kQueueError,         // the job queue failed
+  kUnavailable,        // a service stayed unreachable after every retry
   kCancelled,          // the operation was interrupted on request
   kInternal,           // a bug
 };

@@ -30,7 +30,14 @@ class VectorStore {
   virtual std::string Describe() const = 0;
 };
 
-// Opens a vector store by URL: empty or "local" = the catalog database itself (exact search).
+// Opens a vector store by URL:
+//   "" or "local"                 the catalog's own database: SQLite (exact search) or, for PostgreSQL, pgvector
+//   "pgvector"                    the PostgreSQL catalog's database (HNSW cosine index)
+//   "qdrant://HOST:PORT/COLL"     Qdrant over HTTP ("qdrants://" for HTTPS); API key from FACEFILL_QDRANT_API_KEY or
+//                                 the file named by FACEFILL_QDRANT_API_KEY_FILE
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url);
+
+// True when `url` (with this catalog) means pgvector, which the catalog itself must write (CatalogOptions::pgvector).
+bool UsesPgvector(const std::string& url, const std::string& catalog_url);
 
 }  // namespace facefill

@@ -214,7 +214,9 @@ class SqliteCatalog final : public Catalog {
     return faces;
   }
 
-  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id) override {
+  // One process owns a SQLite catalog: there are no leases to honour.
+  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
+                     const std::string& /*lease_owner*/) override {
     std::lock_guard lock(db_->mutex());
     return db_->Transaction([&]() -> Status {
       auto existing = db_->Prepare("SELECT id FROM face_instances WHERE asset_id = ?");
@@ -397,10 +399,7 @@ std::string SqlitePathFromUrl(const std::string& url) {
   return url;
 }
 
-Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url) {
-  if (url.rfind("postgres", 0) == 0) {
-    return Status(StatusCode::kInvalidArgument, "PostgreSQL catalogs are not supported by this build yet");
-  }
+Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& url) {
   auto db = Database::Open(SqlitePathFromUrl(url));
   if (!db.ok()) return db.status();
   auto catalog = std::make_unique<SqliteCatalog>(std::move(db).value());

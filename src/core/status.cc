@@ -31,6 +31,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "database_error";
     case StatusCode::kVectorStoreError:
       return "vector_store_error";
+    case StatusCode::kQueueError:
+      return "queue_error";
+    case StatusCode::kUnavailable:
+      return "unavailable";
     case StatusCode::kCancelled:
       return "cancelled";
     case StatusCode::kInternal:

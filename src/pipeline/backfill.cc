@@ -2,8 +2,12 @@
 // -> one writer (vectors upsert, then one catalog transaction per batch), joined by bounded queues.
 #include "facefill/backfill.h"
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "bounded_queue.h"
@@ -51,6 +55,38 @@ Result<pipeline::Containment> LoadContainment(Catalog& catalog, const BackfillOp
   return pipeline::Containment(*roots);
 }
 
+bool UsesClaims(const Catalog& catalog, const BackfillOptions& options) {
+  return catalog.SupportsClaims() && !options.rescan && options.offset == 0;
+}
+
+// Leases pending assets a few at a time and hands them to `sink` until none is left, the sink refuses or the run
+// is cancelled. Leases are taken only as the pipeline has room, so none waits long enough to expire.
+template <typename Sink>
+Status FeedClaims(Catalog& catalog, const BackfillOptions& options, const std::string& owner,
+                  const std::atomic<bool>* cancel, Sink&& sink) {
+  ClaimRequest request;
+  request.owner = owner;
+  request.limit = options.claim_batch;
+  request.lease_seconds = options.lease_seconds;
+  if (options.retry_errors) {
+    request.retry_errors_before =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  int64_t fed = 0;
+  while (!Cancelled(cancel)) {
+    if (options.limit > 0) request.limit = static_cast<int>(std::min<int64_t>(request.limit, options.limit - fed));
+    if (request.limit <= 0) break;
+    auto claimed = catalog.Claim(request);
+    if (!claimed.ok()) return claimed.status();
+    if (claimed->empty()) break;
+    for (auto& asset : *claimed) {
+      if (Cancelled(cancel) || !sink(std::move(asset))) return Status::Ok();
+      ++fed;
+    }
+  }
+  return Status::Ok();
+}
+
 // Builds the pending list page by page and hands assets to `sink` until it refuses or the run is cancelled.
 template <typename Sink>
 Status FeedPending(Catalog& catalog, const BackfillOptions& options, const std::atomic<bool>* cancel, Sink&& sink) {
@@ -76,11 +112,23 @@ Status FeedPending(Catalog& catalog, const BackfillOptions& options, const std::
   return Status::Ok();
 }
 
+// Hands pending assets to `sink`: leased from a shared catalog when `owner` is set, listed otherwise.
+template <typename Sink>
+Status Feed(Catalog& catalog, const BackfillOptions& options, const std::string& owner, const std::atomic<bool>* cancel,
+            Sink&& sink) {
+  if (!owner.empty()) return FeedClaims(catalog, options, owner, cancel, std::forward<Sink>(sink));
+  return FeedPending(catalog, options, cancel, std::forward<Sink>(sink));
+}
+
 // The writer's half: match stored faces, upsert vectors, commit the batch, delete vectors of faces that went away.
 class BatchWriter {
  public:
-  BatchWriter(Catalog& catalog, VectorStore& vectors, std::string model_id, StageClock* clock)
-      : catalog_(catalog), vectors_(vectors), model_id_(std::move(model_id)), clock_(clock) {}
+  BatchWriter(Catalog& catalog, VectorStore& vectors, std::string model_id, std::string lease_owner, StageClock* clock)
+      : catalog_(catalog),
+        vectors_(vectors),
+        model_id_(std::move(model_id)),
+        lease_owner_(std::move(lease_owner)),
+        clock_(clock) {}
 
   Status Write(std::vector<ScanOutcome>* batch, BackfillReport* report) {
     if (batch->empty()) return Status::Ok();
@@ -99,7 +147,7 @@ class BatchWriter {
     }
     // Vectors first: a crash after this leaves overwritable vectors, never a face row without its vector.
     FACEFILL_RETURN_IF_ERROR(vectors_.Upsert(points));
-    FACEFILL_RETURN_IF_ERROR(catalog_.CommitScans(*batch, model_id_));
+    FACEFILL_RETURN_IF_ERROR(catalog_.CommitScans(*batch, model_id_, lease_owner_));
     FACEFILL_RETURN_IF_ERROR(vectors_.Delete(removed));
     for (const auto& o : *batch) {
       ++report->progress.processed;
@@ -118,6 +166,7 @@ class BatchWriter {
   Catalog& catalog_;
   VectorStore& vectors_;
   std::string model_id_;
+  std::string lease_owner_;
   StageClock* clock_;
 };
 
@@ -184,20 +233,21 @@ void FinishReport(const StageClock& clock, const std::vector<std::pair<std::stri
 }
 
 Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
-                                     const BackfillOptions& options, const std::atomic<bool>* cancel,
-                                     const ProgressCallback& on_progress, double interval) {
+                                     const BackfillOptions& options, const std::string& owner,
+                                     const std::atomic<bool>* cancel, const ProgressCallback& on_progress,
+                                     double interval) {
   BackfillReport report;
   StageClock clock;
   const auto start = Clock::now();
   auto last_progress = start;
-  BatchWriter writer(catalog, vectors, analyzer.pack().id, &clock);
+  BatchWriter writer(catalog, vectors, analyzer.pack().id, owner, &clock);
   auto containment = LoadContainment(catalog, options);
   if (!containment.ok()) return containment.status();
   auto total = PlannedTotal(catalog, options);
   if (!total.ok()) return total.status();
   report.progress.total = *total;
   Status write_status;
-  Status fed = FeedPending(catalog, options, cancel, [&](AssetRecord asset) {
+  Status fed = Feed(catalog, options, owner, cancel, [&](AssetRecord asset) {
     ScanOutcome outcome;
     outcome.asset = asset;
     Result<DecodedImage> image = DecodeAsset(asset, *containment, options, &clock);
@@ -229,24 +279,10 @@ Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, Fac
   return report;
 }
 
-}  // namespace
-
-Status BackfillOptions::Validate() const {
-  if (limit < 0 || offset < 0) return Status(StatusCode::kInvalidArgument, "limit and offset must be >= 0");
-  if (batch_size < 1) return Status(StatusCode::kInvalidArgument, "batch size must be >= 1");
-  if (decode_threads < 1) return Status(StatusCode::kInvalidArgument, "decode threads must be >= 1");
-  if (workers < 0) return Status(StatusCode::kInvalidArgument, "workers must be >= 0");
-  if (write_batch < 1) return Status(StatusCode::kInvalidArgument, "write batch must be >= 1");
-  if (min_face_size < 0) return Status(StatusCode::kInvalidArgument, "min face size must be >= 0");
-  return decode.Validate();
-}
-
-Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
-                                   const BackfillOptions& options, const std::atomic<bool>* cancel,
-                                   const ProgressCallback& on_progress, double interval) {
-  FACEFILL_RETURN_IF_ERROR(options.Validate());
-  if (options.sequential) return RunSequential(catalog, vectors, analyzer, options, cancel, on_progress, interval);
-
+Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                                    const BackfillOptions& options, const std::string& owner,
+                                    const std::atomic<bool>* cancel, const ProgressCallback& on_progress,
+                                    double interval) {
   const int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
   BackfillReport report;
   StageClock clock;
@@ -266,8 +302,8 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
 
   Status feed_status;
   std::thread feeder([&] {
-    feed_status = FeedPending(catalog, options, cancel,
-                              [&](AssetRecord asset) { return !abort.load() && to_decode.Push(std::move(asset)); });
+    feed_status = Feed(catalog, options, owner, cancel,
+                       [&](AssetRecord asset) { return !abort.load() && to_decode.Push(std::move(asset)); });
     to_decode.Close();
   });
 
@@ -323,7 +359,7 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   }
 
   // The writer runs here: batches of write_batch outcomes, or fewer after max_write_wait_ms.
-  BatchWriter writer(catalog, vectors, analyzer.pack().id, &clock);
+  BatchWriter writer(catalog, vectors, analyzer.pack().id, owner, &clock);
   std::vector<ScanOutcome> batch;
   Status write_status;
   auto batch_started = Clock::now(), last_progress = start;
@@ -365,6 +401,43 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
       start, &report);
   if (on_progress) on_progress(report.progress);
   return report;
+}
+
+}  // namespace
+
+std::string DefaultLeaseOwner() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device random;
+  return fmt::format("{}:{}:{:08x}", host, getpid(), random());
+}
+
+Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                                   const BackfillOptions& options, const std::atomic<bool>* cancel,
+                                   const ProgressCallback& on_progress, double interval) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  std::string owner;
+  if (UsesClaims(catalog, options)) owner = options.lease_owner.empty() ? DefaultLeaseOwner() : options.lease_owner;
+  auto report = options.sequential
+                    ? RunSequential(catalog, vectors, analyzer, options, owner, cancel, on_progress, interval)
+                    : RunPipelined(catalog, vectors, analyzer, options, owner, cancel, on_progress, interval);
+  // Leases on assets this run did not commit (cancelled, or stopped by an error) go back at once rather than when
+  // they expire. Best effort: when the database is gone they expire on their own.
+  if (!owner.empty()) (void)catalog.ReleaseLeases(owner);
+  return report;
+}
+
+Status BackfillOptions::Validate() const {
+  if (limit < 0 || offset < 0) return Status(StatusCode::kInvalidArgument, "limit and offset must be >= 0");
+  if (batch_size < 1) return Status(StatusCode::kInvalidArgument, "batch size must be >= 1");
+  if (decode_threads < 1) return Status(StatusCode::kInvalidArgument, "decode threads must be >= 1");
+  if (workers < 0) return Status(StatusCode::kInvalidArgument, "workers must be >= 0");
+  if (write_batch < 1) return Status(StatusCode::kInvalidArgument, "write batch must be >= 1");
+  if (min_face_size < 0) return Status(StatusCode::kInvalidArgument, "min face size must be >= 0");
+  if (claim_batch < 1 || lease_seconds < 1) {
+    return Status(StatusCode::kInvalidArgument, "claim batch and lease seconds must be >= 1");
+  }
+  return decode.Validate();
 }
 
 }  // namespace facefill

@@ -5,7 +5,7 @@
 
 #include "../catalog/sqlite_db.h"
 #include "../catalog/sqlite_url.h"
-#include "facefill/vector_store.h"
+#include "vector_backends.h"
 
 namespace facefill {
 namespace {
@@ -73,9 +73,7 @@ class SqliteVectorStore final : public VectorStore {
     auto stmt = db_->Prepare("SELECT face_id FROM facefill_face_vectors ORDER BY face_id");
     if (!stmt.ok()) return stmt.status();
     std::vector<std::string> ids;
-    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
-      ids.push_back(stmt->Text(0));
-    }));
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { ids.push_back(stmt->Text(0)); }));
     return ids;
   }
 
@@ -96,13 +94,7 @@ class SqliteVectorStore final : public VectorStore {
 
 }  // namespace
 
-Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url) {
-  if (!url.empty() && url != "local") {
-    return Status(StatusCode::kInvalidArgument, "vector store '" + url + "' is not supported by this build yet");
-  }
-  if (catalog_url.rfind("postgres", 0) == 0) {
-    return Status(StatusCode::kInvalidArgument, "local vectors need a SQLite catalog");
-  }
+Result<std::unique_ptr<VectorStore>> OpenSqliteVectorStore(const std::string& catalog_url) {
   auto db = Database::Open(SqlitePathFromUrl(catalog_url));
   if (!db.ok()) return db.status();
   return std::unique_ptr<VectorStore>(new SqliteVectorStore(std::move(db).value()));

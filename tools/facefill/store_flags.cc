@@ -10,24 +10,21 @@ namespace facefill::cli {
 void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
   const char* env = std::getenv("FACEFILL_DB");
   flags->db = env != nullptr && *env != '\0' ? env : "sqlite:facefill.db";
-  app->add_option("--db", flags->db, "Catalog: sqlite:PATH (default $FACEFILL_DB or sqlite:facefill.db)")
+  app->add_option("--db", flags->db,
+                  "Catalog: sqlite:PATH or postgresql://USER@HOST:PORT/DB (default $FACEFILL_DB or sqlite:facefill.db)")
       ->capture_default_str();
-  app->add_option("--vectors", flags->vectors, "Vector store (default: local, in the catalog database)");
+  app->add_option("--vectors", flags->vectors,
+                  "Vector store: local (the catalog database; pgvector for PostgreSQL), pgvector, or "
+                  "qdrant://HOST:PORT/COLLECTION");
 }
 
 bool OpenStores(const StoreFlags& flags, Stores* stores) {
-  auto catalog = OpenCatalog(flags.db);
-  if (!catalog.ok()) {
-    spdlog::error("{}", catalog.status().ToString());
+  auto opened = facefill::OpenStores(flags.db, flags.vectors);
+  if (!opened.ok()) {
+    spdlog::error("{}", opened.status().ToString());
     return false;
   }
-  auto vectors = OpenVectorStore(flags.vectors, flags.db);
-  if (!vectors.ok()) {
-    spdlog::error("{}", vectors.status().ToString());
-    return false;
-  }
-  stores->catalog = std::move(catalog).value();
-  stores->vectors = std::move(vectors).value();
+  *stores = std::move(opened).value();
   return true;
 }
 

@@ -5,22 +5,16 @@
 #include <memory>
 #include <string>
 
-#include "facefill/catalog.h"
-#include "facefill/vector_store.h"
+#include "facefill/stores.h"
 
 namespace facefill::cli {
 
 struct StoreFlags {
   std::string db;       // --db, default $FACEFILL_DB or ./facefill.db
-  std::string vectors;  // --vectors, default: the catalog database itself
+  std::string vectors;  // --vectors, default: the catalog database itself (SQLite table or pgvector)
 };
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);
-
-struct Stores {
-  std::unique_ptr<Catalog> catalog;
-  std::unique_ptr<VectorStore> vectors;
-};
 
 // Opens both; prints the error and returns false on failure.
 bool OpenStores(const StoreFlags& flags, Stores* stores);

@@ -1,0 +1,38 @@
+// OpenVectorStore and OpenStores: backends by URL.
+#include "../catalog/catalog_backends.h"
+#include "facefill/stores.h"
+#include "vector_backends.h"
+
+namespace facefill {
+
+bool UsesPgvector(const std::string& url, const std::string& catalog_url) {
+  return url == "pgvector" || ((url.empty() || url == "local") && IsPostgresUrl(catalog_url));
+}
+
+Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url) {
+  if (url.rfind("qdrant://", 0) == 0 || url.rfind("qdrants://", 0) == 0) return OpenQdrantStore(url);
+  if (UsesPgvector(url, catalog_url)) {
+    if (!IsPostgresUrl(catalog_url)) {
+      return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db postgresql://...)");
+    }
+    return OpenPgvectorStore(catalog_url);
+  }
+  if (url.empty() || url == "local") return OpenSqliteVectorStore(catalog_url);
+  return Status(StatusCode::kInvalidArgument,
+                "unknown vector store '" + RedactUrl(url) + "': use local, pgvector or qdrant://HOST:PORT/COLLECTION");
+}
+
+Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url) {
+  CatalogOptions options;
+  options.pgvector = UsesPgvector(vectors_url, catalog_url) && IsPostgresUrl(catalog_url);
+  Stores stores;
+  auto catalog = OpenCatalog(catalog_url, options);
+  if (!catalog.ok()) return catalog.status();
+  stores.catalog = std::move(catalog).value();
+  auto vectors = OpenVectorStore(vectors_url, catalog_url);
+  if (!vectors.ok()) return vectors.status();
+  stores.vectors = std::move(vectors).value();
+  return stores;
+}
+
+}  // namespace facefill
