@@ -11,18 +11,14 @@
 #include "commands.h"
 #include "facefill/backfill.h"
 #include "facefill/runtime.h"
+#include "facefill/worker.h"
 #include "model_flags.h"
+#include "queue_flags.h"
+#include "signals.h"
 #include "store_flags.h"
 
 namespace facefill::cli {
 namespace {
-
-std::atomic<bool> g_cancel{false};
-
-extern "C" void OnSignal(int) {
-  // First signal: drain and commit; second: leave at once (the next run resumes from the catalog).
-  if (g_cancel.exchange(true)) _exit(130);
-}
 
 struct BackfillFlags {
   StoreFlags stores;
@@ -31,6 +27,7 @@ struct BackfillFlags {
   bool json = false;
   bool quiet = false;
   std::string malloc_tuning = "auto";
+  std::string queue;  // enqueue instead of running here
 };
 
 std::string Duration(double seconds) {
@@ -94,10 +91,34 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
   }
 }
 
+// --queue: the job goes to Redis for `facefill worker` processes; prints its id.
+int Enqueue(const BackfillFlags& flags) {
+  const auto& o = flags.options;
+  if (o.rescan || o.offset > 0 || o.sequential || o.limit > 0) {
+    spdlog::error("--rescan, --offset, --limit and --sequential cannot be queued (workers share the catalog's leases)");
+    return kExitUsage;
+  }
+  const std::string model_id = LocatePackId(flags.models);
+  if (model_id.empty()) return kExitUsage;
+  auto queue = OpenQueueOrLog(flags.queue);
+  if (!queue) return kExitUsage;
+  auto id = queue->Enqueue(JobParamsJson(o, model_id));
+  if (!id.ok()) {
+    spdlog::error("{}", id.status().ToString());
+    return kExitFailure;
+  }
+  if (flags.json) {
+    std::cout << nlohmann::json{{"job", *id}, {"status", "queued"}}.dump() << "\n";
+  } else {
+    std::cout << *id << "\n";
+  }
+  return kExitOk;
+}
+
 int Run(BackfillFlags& flags) {
+  if (!flags.queue.empty()) return Enqueue(flags);
   // Installed first, so a signal during start-up also ends cleanly (nothing is in flight yet).
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+  const std::atomic<bool>* cancel = InstallDrainSignals();
   // auto: tuned for the pipeline; the sequential baseline runs with the allocator as the old service had it.
   if (flags.malloc_tuning == "on" || (flags.malloc_tuning == "auto" && !flags.options.sequential)) {
     TuneAllocatorForLargeBuffers();
@@ -112,7 +133,7 @@ int Run(BackfillFlags& flags) {
   const bool terminal = isatty(STDERR_FILENO) && !flags.quiet && !flags.json;
   ProgressCallback progress;
   if (!flags.quiet) progress = [terminal](const BackfillProgress& p) { PrintProgress(p, terminal); };
-  auto report = RunBackfill(*stores.catalog, *stores.vectors, *analyzer, flags.options, &g_cancel, progress,
+  auto report = RunBackfill(*stores.catalog, *stores.vectors, *analyzer, flags.options, cancel, progress,
                             terminal ? 0.25 : 10.0);
   if (terminal) std::fputc('\n', stderr);
   if (!report.ok()) {
@@ -156,8 +177,15 @@ void RegisterBackfill(CLI::App* app) {
   cmd->add_flag("--sequential", o.sequential, "The old algorithm, one image at a time (baseline)");
   cmd->add_flag("--rescan", o.rescan, "Re-detect scanned assets too; matched faces keep their ids");
   cmd->add_flag("--retry-errors", o.retry_errors, "Retry assets whose last scan failed");
+  cmd->add_option("--lease-seconds", o.lease_seconds,
+                  "Shared catalogs: an asset leased but not committed for this long is taken over by another worker")
+      ->capture_default_str();
+  cmd->add_option("--claim-batch", o.claim_batch, "Shared catalogs: assets leased at a time")->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print the final report as JSON");
   cmd->add_flag("-q,--quiet", flags->quiet, "No progress output");
+  cmd->add_option("--queue", flags->queue,
+                  "Queue the job on this Redis (redis://HOST:PORT/DB) for `facefill worker` processes, print its id "
+                  "and return");
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }
 

@@ -22,5 +22,7 @@ void RegisterSearch(CLI::App* app);
 void RegisterStats(CLI::App* app);
 void RegisterCheck(CLI::App* app);
 void RegisterCorpus(CLI::App* app);
+void RegisterWorker(CLI::App* app);
+void RegisterJobs(CLI::App* app);
 
 }  // namespace facefill::cli

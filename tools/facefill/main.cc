@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   facefill::cli::RegisterStats(&app);
   facefill::cli::RegisterCheck(&app);
   facefill::cli::RegisterCorpus(&app);
+  facefill::cli::RegisterWorker(&app);
+  facefill::cli::RegisterJobs(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,13 +20,24 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
       "and --sequential)");
 }
 
+namespace {
+
+Result<ModelPack> Locate(const ModelFlags& flags) {
+  auto pack = LocateModelPack(ModelPackQuery{flags.models_dir, flags.detector, flags.recognizer});
+  if (!pack.ok()) spdlog::error("{}", pack.status().ToString());
+  return pack;
+}
+
+}  // namespace
+
+std::string LocatePackId(const ModelFlags& flags) {
+  auto pack = Locate(flags);
+  return pack.ok() ? pack->id : std::string();
+}
+
 std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads) {
-  ModelPackQuery query{flags.models_dir, flags.detector, flags.recognizer};
-  auto pack = LocateModelPack(query);
-  if (!pack.ok()) {
-    spdlog::error("{}", pack.status().ToString());
-    return nullptr;
-  }
+  auto pack = Locate(flags);
+  if (!pack.ok()) return nullptr;
   AnalyzerOptions options;
   options.detector.score_threshold = flags.score_threshold;
   options.detector.max_faces = flags.max_faces;

@@ -24,4 +24,7 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags);
 // default, all cores); prints the error and returns null on failure.
 std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads);
 
+// The id of the pack the flags choose, without loading it; prints the error and returns "" on failure.
+std::string LocatePackId(const ModelFlags& flags);
+
 }  // namespace facefill::cli
