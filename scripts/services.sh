@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Starts a throw-away PostgreSQL 15 (with pgvector) and Redis 7 on free loopback ports for tests and benchmarks.
-#   scripts/services.sh start DIR   -> starts both under DIR and writes DIR/env (FACEFILL_TEST_PG, FACEFILL_TEST_REDIS)
-#   scripts/services.sh stop DIR    -> stops both and removes DIR
-# Callers source DIR/env and must call `stop` (trap EXIT). No systemd needed; runs as root or as a normal user.
+#   scripts/services.sh start ENVFILE  -> starts both in a new folder under /tmp and writes ENVFILE
+#                                         (FACEFILL_TEST_PG, FACEFILL_TEST_PG_ADMIN, FACEFILL_TEST_REDIS)
+#   scripts/services.sh stop ENVFILE   -> stops both and removes their folder
+# Callers source ENVFILE and must call `stop` (trap EXIT; CTest runs it as a cleanup fixture). No systemd needed;
+# runs as root (the server runs as the postgres user) or as a normal user.
 set -euo pipefail
 pgbin=/usr/lib/postgresql/15/bin
 cmd=${1:?start|stop}
-dir=${2:?directory}
+envfile=${2:?env file}
+dir=""
 
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -15,7 +18,9 @@ as_postgres() {
 random_port() { echo $((20000 + RANDOM % 40000)); }
 
 start() {
-  mkdir -p "$dir/pg"
+  stop  # a previous run that was killed
+  dir=$(mktemp -d /tmp/facefill-services.XXXXXX)
+  mkdir -p "$dir/pg" "$(dirname "$envfile")"
   chmod 755 "$dir"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/pg"
   as_postgres $pgbin/initdb -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
@@ -42,7 +47,8 @@ start() {
     fi
     [ "$tries" -eq 8 ] && { cat "$dir/redis.log" >&2; return 1; }
   done
-  cat > "$dir/env" <<ENV
+  cat > "$envfile" <<ENV
+export FACEFILL_SERVICES_DIR=$dir
 export FACEFILL_TEST_PG=postgresql://postgres@127.0.0.1:$pg_port/facetest
 export FACEFILL_TEST_PG_ADMIN=postgresql://postgres@127.0.0.1:$pg_port/postgres
 export FACEFILL_TEST_REDIS=redis://127.0.0.1:$redis_port/0
@@ -51,7 +57,10 @@ ENV
 }
 
 stop() {
-  [ -d "$dir" ] || return 0
+  [ -f "$envfile" ] || return 0
+  dir=$(sed -n 's/^export FACEFILL_SERVICES_DIR=//p' "$envfile")
+  rm -f "$envfile"
+  [ -n "$dir" ] && [ -d "$dir" ] || return 0
   if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
   if [ -d "$dir/pg/data" ]; then as_postgres $pgbin/pg_ctl -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true; fi
   rm -rf "$dir"
@@ -60,5 +69,5 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop ENVFILE" >&2; exit 2 ;;
 esac

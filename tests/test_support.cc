@@ -1,8 +1,12 @@
 // Test helpers: shared-data lookup and temporary files.
 #include "test_support.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <pqxx/pqxx>
 #include <iterator>
 #include <random>
 
@@ -59,6 +63,39 @@ void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& b
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+const TestServices* Services() {
+  static const TestServices* services = []() -> const TestServices* {
+    std::ifstream in(FACEFILL_SERVICES_ENV);
+    if (!in) return nullptr;
+    auto* s = new TestServices;
+    for (std::string line; std::getline(in, line);) {
+      const std::string value = line.substr(line.find('=') + 1);
+      if (line.rfind("export FACEFILL_TEST_PG_ADMIN=", 0) == 0) s->pg_admin = value;
+      if (line.rfind("export FACEFILL_TEST_REDIS=", 0) == 0) s->redis = value.substr(0, value.rfind('/'));
+    }
+    return s;
+  }();
+  if (services == nullptr || services->pg_admin.empty() || services->redis.empty()) {
+    ADD_FAILURE() << "PostgreSQL and Redis are not running: " << FACEFILL_SERVICES_ENV
+                  << " is missing (run the tests through ctest, which starts them, or scripts/test.sh)";
+    return nullptr;
+  }
+  return services;
+}
+
+std::string FreshPostgresDatabase(const std::string& name) {
+  const TestServices* services = Services();
+  if (services == nullptr) return "";
+  static std::atomic<int> counter{0};
+  const std::string db = "t_" + name + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  pqxx::connection conn(services->pg_admin);
+  pqxx::nontransaction txn(conn);
+  txn.exec("DROP DATABASE IF EXISTS " + txn.quote_name(db));
+  txn.exec("CREATE DATABASE " + txn.quote_name(db));
+  const std::string admin = services->pg_admin;
+  return admin.substr(0, admin.rfind('/') + 1) + db;
 }
 
 }  // namespace facefill::testing

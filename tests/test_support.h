@@ -39,6 +39,16 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// PostgreSQL and Redis started for the tests by the CTest fixture (scripts/services.sh).
+struct TestServices {
+  std::string pg_admin;  // the maintenance database, for CREATE DATABASE
+  std::string redis;     // redis://127.0.0.1:PORT (no database number)
+};
+// Null (with a test failure saying why) when the services are not running: service tests never skip.
+const TestServices* Services();
+// A new, empty database on the test server; returns its URL.
+std::string FreshPostgresDatabase(const std::string& name);
+
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);
 
