@@ -1,6 +1,5 @@
 // Crash safety of the real binary: kill -9 the backfill at several random moments, finish it, and compare with an
 // uninterrupted run (ids, boxes, embeddings); Ctrl-C drains, commits and exits 0.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -21,29 +20,9 @@ namespace fs = std::filesystem;
 using testing::SharedDir;
 using testing::TempDir;
 
-pid_t Spawn(const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    std::string cli = FACEFILL_CLI;
-    argv.push_back(cli.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDOUT_FILENO);
-    dup2(devnull, STDERR_FILENO);
-    execv(cli.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
+pid_t Spawn(const std::vector<std::string>& args) { return testing::Spawn(FACEFILL_CLI, args); }
 
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+int Wait(pid_t pid) { return testing::WaitExit(pid); }
 
 int RunToEnd(const std::vector<std::string>& args) { return Wait(Spawn(args)); }
 

@@ -30,10 +30,10 @@ std::vector<std::string> ServiceSchema(const std::string& url) {
   pqxx::connection conn(url);
   pqxx::nontransaction txn(conn);
   std::vector<std::string> lines;
-  for (const auto& r : txn.exec(
-           "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || "
-           "COALESCE(column_default, '') FROM information_schema.columns WHERE table_name IN ('image_assets', "
-           "'face_instances') ORDER BY 1")) {
+  for (const auto& r :
+       txn.exec("SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || "
+                "COALESCE(column_default, '') FROM information_schema.columns WHERE table_name IN ('image_assets', "
+                "'face_instances') ORDER BY 1")) {
     lines.push_back(r[0].as<std::string>());
   }
   for (const auto& r :
@@ -41,15 +41,15 @@ std::vector<std::string> ServiceSchema(const std::string& url) {
                 "pg_constraint WHERE conrelid IN ('image_assets'::regclass, 'face_instances'::regclass) ORDER BY 1")) {
     lines.push_back(r[0].as<std::string>());
   }
-  for (const auto& r : txn.exec(
-           "SELECT indexdef FROM pg_indexes WHERE tablename IN ('image_assets', 'face_instances') ORDER BY 1")) {
+  for (const auto& r :
+       txn.exec("SELECT indexdef FROM pg_indexes WHERE tablename IN ('image_assets', 'face_instances') ORDER BY 1")) {
     lines.push_back(r[0].as<std::string>());
   }
   // User triggers only: the foreign keys from facefill's own tables add PostgreSQL's internal referential triggers
   // (that is how ON DELETE CASCADE reaches them), which are not part of the table's definition.
-  for (const auto& r : txn.exec(
-           "SELECT tgname FROM pg_trigger WHERE tgrelid IN ('image_assets'::regclass, 'face_instances'::regclass) "
-           "AND NOT tgisinternal ORDER BY 1")) {
+  for (const auto& r :
+       txn.exec("SELECT tgname FROM pg_trigger WHERE tgrelid IN ('image_assets'::regclass, 'face_instances'::regclass) "
+                "AND NOT tgisinternal ORDER BY 1")) {
     lines.push_back(r[0].as<std::string>());
   }
   return lines;
@@ -70,8 +70,8 @@ std::map<std::string, StoredFaceRow> PostgresFaces(const std::string& url) {
        txn.exec("SELECT f.id::text, f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, v.embedding::text FROM "
                 "face_instances f JOIN facefill_face_vectors v ON v.face_id = f.id")) {
     auto e = nlohmann::json::parse(r[6].as<std::string>()).get<std::vector<float>>();
-    faces[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int>(), r[3].as<int>(), r[4].as<int>(),
-                                     r[5].as<int>(), std::move(e)};
+    faces[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int>(), r[3].as<int>(),
+                                     r[4].as<int>(),     r[5].as<int>(), std::move(e)};
   }
   return faces;
 }

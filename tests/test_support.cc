@@ -1,13 +1,15 @@
 // Test helpers: shared-data lookup and temporary files.
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
-#include <pqxx/pqxx>
 #include <iterator>
+#include <pqxx/pqxx>
 #include <random>
 
 namespace facefill::testing {
@@ -63,6 +65,29 @@ void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& b
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+pid_t Spawn(const std::string& program, const std::vector<std::string>& args, const fs::path& output) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<std::string> copy = args;
+    std::string name = program;
+    std::vector<char*> argv{name.data()};
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out = output.empty() ? open("/dev/null", O_WRONLY) : open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 const TestServices* Services() {

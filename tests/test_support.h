@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -48,6 +49,11 @@ struct TestServices {
 const TestServices* Services();
 // A new, empty database on the test server; returns its URL.
 std::string FreshPostgresDatabase(const std::string& name);
+
+// Starts `program` with `args` in a child process, its stdout and stderr to `output` (default: discarded).
+pid_t Spawn(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& output = {});
+// Waits for a child: its exit code, or 128 + the signal that ended it.
+int WaitExit(pid_t pid);
 
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);

@@ -20,9 +20,9 @@ struct JobInfo {
   std::string params;  // JSON: the backfill options the job runs with
   int64_t total = 0;   // pending assets when the job started
   int64_t processed = 0, faces = 0, no_faces = 0, errors = 0;
-  int64_t takeovers = 0;          // times a worker took the job over from workers that had stopped
+  int64_t takeovers = 0;  // times a worker took the job over from workers that had stopped
   double created_at = 0, started_at = 0, finished_at = 0;  // Unix seconds; 0: not yet
-  std::string error;              // why it failed
+  std::string error;                                       // why it failed
   std::vector<std::string> live_workers;
 };
 
@@ -31,8 +31,8 @@ struct JobCounts {
 };
 
 struct QueueOptions {
-  std::string prefix = "facefill";                  // key prefix, so several deployments can share a Redis
-  std::chrono::seconds visibility_timeout{30};      // a worker silent this long is considered gone
+  std::string prefix = "facefill";              // key prefix, so several deployments can share a Redis
+  std::chrono::seconds visibility_timeout{30};  // a worker silent this long is considered gone
 };
 
 class JobQueue {

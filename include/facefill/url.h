@@ -14,8 +14,8 @@ struct ServiceUrl {
   std::string user;
   std::string password;
   std::string host;
-  int port = 0;       // 0 when absent
-  std::string path;   // without the leading '/', percent-decoded
+  int port = 0;      // 0 when absent
+  std::string path;  // without the leading '/', percent-decoded
   std::map<std::string, std::string> query;
 };
 

@@ -12,15 +12,15 @@
 namespace facefill {
 
 struct WorkerOptions {
-  BackfillOptions backfill;                   // this machine's settings (threads, batches); a job sets the filters
-  std::string worker_id;                      // empty: DefaultLeaseOwner()
-  std::chrono::milliseconds poll{1000};       // wait for a job, and between checks for leases to expire
-  bool exit_when_idle = false;                // return when no job is queued or running
+  BackfillOptions backfill;              // this machine's settings (threads, batches); a job sets the filters
+  std::string worker_id;                 // empty: DefaultLeaseOwner()
+  std::chrono::milliseconds poll{1000};  // wait for a job, and between checks for leases to expire
+  bool exit_when_idle = false;           // return when no job is queued or running
 };
 
 struct WorkerReport {
-  int jobs = 0;            // jobs this worker took part in
-  int64_t processed = 0;   // assets it committed
+  int jobs = 0;           // jobs this worker took part in
+  int64_t processed = 0;  // assets it committed
   int64_t faces = 0;
 };
 
@@ -29,8 +29,7 @@ using WorkerLog = std::function<void(const std::string&)>;
 // Runs jobs until `stop` is set (then drains and commits in-flight work) or, with exit_when_idle, until there is
 // nothing to do. A job is finished (done) by the worker that sees no pending asset and no live lease left.
 Result<WorkerReport> RunWorker(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
-                               const WorkerOptions& options, const std::atomic<bool>* stop,
-                               const WorkerLog& log = {});
+                               const WorkerOptions& options, const std::atomic<bool>* stop, const WorkerLog& log = {});
 
 // A job's parameters: the options that change what is stored (filters, retry) and the model pack id.
 std::string JobParamsJson(const BackfillOptions& options, const std::string& model_id);

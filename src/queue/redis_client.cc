@@ -109,9 +109,9 @@ Result<std::unique_ptr<Client>> Client::Open(const std::string& url, const Clien
     db = std::stoi(parsed->path);
   }
   const int port = parsed->port != 0 ? parsed->port : 6379;
-  std::unique_ptr<Client> client(new Client(parsed->host, port, password, db, options,
-                                            "redis://" + parsed->host + ":" + std::to_string(port) + "/" +
-                                                std::to_string(db)));
+  std::unique_ptr<Client> client(
+      new Client(parsed->host, port, password, db, options,
+                 "redis://" + parsed->host + ":" + std::to_string(port) + "/" + std::to_string(db)));
   std::lock_guard lock(client->mutex_);
   Status status = RetryWithBackoff(
       options.retry, [&] { return client->Connect(); }, IsRetryable,
@@ -179,9 +179,7 @@ Result<Reply> Client::BlockingCommand(const std::vector<std::string>& args, int 
         return result.ok() ? Status::Ok() : result.status();
       },
       IsRetryable,
-      [&](const Status& s, auto delay) {
-        spdlog::warn("{}; retrying in {} ms", s.message(), delay.count());
-      });
+      [&](const Status& s, auto delay) { spdlog::warn("{}; retrying in {} ms", s.message(), delay.count()); });
   if (!status.ok()) return Final(status);
   return result;
 }

@@ -47,8 +47,8 @@ class RedisJobQueue final : public JobQueue {
     std::random_device random;
     const int64_t now = NowMs();
     const std::string id = fmt::format("{}-{:06x}", now, random() & 0xffffff);
-    FACEFILL_RETURN_IF_ERROR(Do({"HSET", Job(id), "id", id, "status", "queued", "params", params_json, "created_at",
-                                 Seconds(now)}));
+    FACEFILL_RETURN_IF_ERROR(
+        Do({"HSET", Job(id), "id", id, "status", "queued", "params", params_json, "created_at", Seconds(now)}));
     FACEFILL_RETURN_IF_ERROR(Do({"ZADD", p_ + ":jobs", std::to_string(now), id}));
     FACEFILL_RETURN_IF_ERROR(Do({"LPUSH", p_ + ":queue", id}));
     return id;
@@ -100,16 +100,14 @@ class RedisJobQueue final : public JobQueue {
     return Field(id, "status");
   }
 
-  Status Leave(const std::string& id, const std::string& worker) override {
-    return Do({"ZREM", Workers(id), worker});
-  }
+  Status Leave(const std::string& id, const std::string& worker) override { return Do({"ZREM", Workers(id), worker}); }
 
   Status Finish(const std::string& id, bool ok, const std::string& error) override {
     auto status = Field(id, "status");
     if (!status.ok()) return status.status();
     if (*status == "running" || *status == "queued") {
-      std::vector<std::string> args = {"HSET", Job(id), "status", ok ? "done" : "failed", "finished_at",
-                                       Seconds(NowMs())};
+      std::vector<std::string> args = {"HSET",        Job(id),         "status", ok ? "done" : "failed",
+                                       "finished_at", Seconds(NowMs())};
       if (!ok) args.insert(args.end(), {"error", error});
       FACEFILL_RETURN_IF_ERROR(Do(args));
     }

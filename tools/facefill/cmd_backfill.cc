@@ -133,8 +133,8 @@ int Run(BackfillFlags& flags) {
   const bool terminal = isatty(STDERR_FILENO) && !flags.quiet && !flags.json;
   ProgressCallback progress;
   if (!flags.quiet) progress = [terminal](const BackfillProgress& p) { PrintProgress(p, terminal); };
-  auto report = RunBackfill(*stores.catalog, *stores.vectors, *analyzer, flags.options, cancel, progress,
-                            terminal ? 0.25 : 10.0);
+  auto report =
+      RunBackfill(*stores.catalog, *stores.vectors, *analyzer, flags.options, cancel, progress, terminal ? 0.25 : 10.0);
   if (terminal) std::fputc('\n', stderr);
   if (!report.ok()) {
     spdlog::error("backfill stopped: {}", report.status().ToString());
