@@ -1,0 +1,149 @@
+// Qdrant request bodies and answer parsing. Parsers never throw: a body of the wrong shape is kVectorStoreError.
+#include "qdrant_api.h"
+
+namespace facefill::qdrant {
+namespace {
+
+using nlohmann::json;
+
+Status Malformed(const std::string& what) {
+  return Status(StatusCode::kVectorStoreError, "unexpected answer from Qdrant: " + what);
+}
+
+// Point ids are UUIDs (strings) for facefill, but Qdrant also allows unsigned integers.
+std::optional<std::string> PointId(const json& id) {
+  if (id.is_string()) return id.get<std::string>();
+  if (id.is_number_unsigned()) return std::to_string(id.get<uint64_t>());
+  return std::nullopt;
+}
+
+}  // namespace
+
+json CreateCollectionBody(int dimension) { return {{"vectors", {{"size", dimension}, {"distance", "Cosine"}}}}; }
+
+json CreateFieldIndexBody(const std::string& field, const std::string& schema) {
+  return {{"field_name", field}, {"field_schema", schema}};
+}
+
+json UpsertBody(const std::vector<const FaceRecord*>& faces) {
+  json points = json::array();
+  for (const FaceRecord* f : faces) {
+    points.push_back({{"id", f->id},
+                      {"vector", f->embedding},
+                      {"payload",
+                       {{"asset_id", std::to_string(f->asset_id)},
+                        {"face_instance_id", f->id},
+                        {"detection_confidence", f->detection_confidence},
+                        {"quality_score", f->quality_score},
+                        {"bbox", {{"x", f->bbox_x}, {"y", f->bbox_y}, {"w", f->bbox_w}, {"h", f->bbox_h}}},
+                        {"is_prototype", false},
+                        {"is_assigned", false}}}});
+  }
+  return {{"points", std::move(points)}};
+}
+
+json DeleteBody(const std::vector<std::string>& ids) { return {{"points", ids}}; }
+
+json QueryBody(const Embedding& vector, int limit, float score_threshold) {
+  return {{"query", vector},
+          {"limit", limit},
+          {"score_threshold", score_threshold},
+          {"with_payload", json::array({"asset_id"})},
+          {"with_vector", false}};
+}
+
+json ScrollBody(int limit, const std::optional<json>& offset) {
+  json body = {{"limit", limit}, {"with_payload", false}, {"with_vector", false}};
+  if (offset) body["offset"] = *offset;
+  return body;
+}
+
+json CountBody() { return {{"exact", true}}; }
+
+Result<json> ParseResult(long http_status, const std::string& body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (http_status < 200 || http_status >= 300) {
+    std::string why;
+    if (parsed.is_object() && parsed.contains("status") && parsed["status"].is_object() &&
+        parsed["status"].contains("error") && parsed["status"]["error"].is_string()) {
+      why = parsed["status"]["error"].get<std::string>();
+    } else {
+      why = body.substr(0, 200);
+    }
+    return Status(StatusCode::kVectorStoreError, "Qdrant answered HTTP " + std::to_string(http_status) + ": " + why);
+  }
+  if (!parsed.is_object() || !parsed.contains("result"))
+    return Malformed("no result in a " + std::to_string(http_status));
+  return parsed["result"];
+}
+
+Result<int> ParseVectorSize(const json& result) {
+  const json* vectors = nullptr;
+  if (result.is_object() && result.contains("config") && result["config"].is_object() &&
+      result["config"].contains("params") && result["config"]["params"].is_object() &&
+      result["config"]["params"].contains("vectors")) {
+    vectors = &result["config"]["params"]["vectors"];
+  }
+  if (vectors == nullptr || !vectors->is_object()) return Malformed("collection info without vector parameters");
+  if (!vectors->contains("size") || !(*vectors)["size"].is_number_unsigned()) {
+    return Status(StatusCode::kVectorStoreError,
+                  "the collection has named vectors; facefill writes one unnamed vector per point");
+  }
+  return static_cast<int>((*vectors)["size"].get<uint64_t>());
+}
+
+Result<std::vector<VectorMatch>> ParseQueryResult(const json& result) {
+  if (!result.is_object() || !result.contains("points") || !result["points"].is_array()) {
+    return Malformed("query result without points");
+  }
+  std::vector<VectorMatch> matches;
+  for (const auto& p : result["points"]) {
+    if (!p.is_object() || !p.contains("id") || !p.contains("score") || !p["score"].is_number()) {
+      return Malformed("scored point without id or score");
+    }
+    auto id = PointId(p["id"]);
+    if (!id) return Malformed("point id of an unknown kind");
+    VectorMatch m;
+    m.face_id = *id;
+    m.similarity = p["score"].get<float>();
+    if (p.contains("payload") && p["payload"].is_object() && p["payload"].contains("asset_id")) {
+      const json& a = p["payload"]["asset_id"];
+      if (a.is_string()) {
+        try {
+          m.asset_id = std::stoll(a.get<std::string>());
+        } catch (const std::exception&) {
+          m.asset_id = 0;
+        }
+      } else if (a.is_number_integer()) {
+        m.asset_id = a.get<int64_t>();
+      }
+    }
+    matches.push_back(std::move(m));
+  }
+  return matches;
+}
+
+Result<ScrollPage> ParseScrollResult(const json& result) {
+  if (!result.is_object() || !result.contains("points") || !result["points"].is_array()) {
+    return Malformed("scroll result without points");
+  }
+  ScrollPage page;
+  for (const auto& p : result["points"]) {
+    auto id = p.is_object() && p.contains("id") ? PointId(p["id"]) : std::nullopt;
+    if (!id) return Malformed("point without a usable id");
+    page.ids.push_back(*id);
+  }
+  if (result.contains("next_page_offset") && !result["next_page_offset"].is_null()) {
+    page.next = result["next_page_offset"];
+  }
+  return page;
+}
+
+Result<int64_t> ParseCountResult(const json& result) {
+  if (!result.is_object() || !result.contains("count") || !result["count"].is_number_unsigned()) {
+    return Malformed("count result without a count");
+  }
+  return static_cast<int64_t>(result["count"].get<uint64_t>());
+}
+
+}  // namespace facefill::qdrant

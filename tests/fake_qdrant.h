@@ -1,0 +1,78 @@
+// A loopback HTTP server that answers as Qdrant does (its REST API for one unnamed-vector collection, in memory),
+// records every request, and can be told to misbehave: an error status, a slow answer, a dropped connection.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace facefill::testing {
+
+struct RecordedRequest {
+  std::string method;
+  std::string target;                          // path and query
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+
+// What to do to the next request whose target contains `match`.
+struct Fault {
+  enum class Kind { kStatus, kDelay, kDrop };
+  Kind kind = Kind::kStatus;
+  std::string match;
+  int status = 503;  // kStatus
+  int delay_ms = 0;  // kDelay: answer normally after this long
+};
+
+class FakeQdrant {
+ public:
+  explicit FakeQdrant(std::string api_key = "");
+  ~FakeQdrant();
+
+  std::string url(const std::string& collection, const std::string& query = "") const;
+  void AddFault(Fault fault);
+  std::vector<RecordedRequest> requests();
+  // Requests whose target contains `match`.
+  int CountRequests(const std::string& match);
+  // Pre-creates a collection (to test dimension mismatches).
+  void CreateCollection(const std::string& name, int size);
+  size_t PointCount(const std::string& name);
+
+ private:
+  struct Point {
+    std::vector<float> vector;
+    nlohmann::json payload;
+  };
+  struct Collection {
+    int size = 0;
+    std::map<std::string, Point> points;
+    std::map<std::string, std::string> indexes;
+  };
+  struct Answer {
+    int status = 200;
+    nlohmann::json body;
+  };
+
+  void Serve(int fd);
+  Answer Handle(const RecordedRequest& request);
+
+  std::string api_key_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<std::thread> connections_;
+  std::vector<int> open_fds_;
+  std::deque<Fault> faults_;
+  std::vector<RecordedRequest> requests_;
+  std::map<std::string, Collection> collections_;
+  int operation_ = 0;
+};
+
+}  // namespace facefill::testing
