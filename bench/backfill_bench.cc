@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <pqxx/pqxx>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <thread>
@@ -43,6 +45,8 @@ struct Flags {
   std::string out = "bench-results";
   std::string shared;
   bool sweep = true;
+  std::string postgres;        // admin URL of a PostgreSQL server: also compare the PostgreSQL + pgvector backend
+  bool backends_only = false;  // only the SQLite vs PostgreSQL comparison
 };
 
 double ThreadCpuSeconds() {
@@ -111,18 +115,45 @@ std::vector<std::string> ModelArgs(const Flags& f) {
   return a;
 }
 
+// A fresh, empty catalog for one run: a SQLite file under `work`, or (postgres_admin set) a new database on that
+// PostgreSQL server. `drop` removes it afterwards.
+struct FreshDb {
+  std::string url;
+  std::function<void()> drop;
+};
+FreshDb FreshCatalog(const fs::path& work, const std::string& label, const std::string& postgres_admin) {
+  if (postgres_admin.empty()) {
+    const fs::path db = work / (label + ".db");
+    auto remove = [db] {
+      for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
+    };
+    remove();
+    return {"sqlite:" + db.string(), remove};
+  }
+  const std::string name = "bench_" + label;
+  auto exec = [postgres_admin](const std::string& sql) {
+    pqxx::connection conn(postgres_admin);
+    pqxx::nontransaction txn(conn);
+    txn.exec(sql);
+  };
+  exec("DROP DATABASE IF EXISTS " + name);
+  exec("CREATE DATABASE " + name);
+  return {postgres_admin.substr(0, postgres_admin.rfind('/') + 1) + name,
+          [exec, name] { exec("DROP DATABASE IF EXISTS " + name); }};
+}
+
 // One backfill of the whole corpus into a fresh catalog, in its own process.
-json BackfillRun(const Flags& f, const fs::path& work, const std::string& label, std::vector<std::string> extra) {
-  const fs::path db = work / (label + ".db");
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
-  auto scan = RunCli({"scan", "--db", "sqlite:" + db.string(), f.corpus});
+json BackfillRun(const Flags& f, const fs::path& work, const std::string& label, std::vector<std::string> extra,
+                 const std::string& postgres_admin = "") {
+  FreshDb db = FreshCatalog(work, label, postgres_admin);
+  auto scan = RunCli({"scan", "--db", db.url, f.corpus});
   if (scan.exit_code != 0) return {{"error", "scan failed"}};
-  std::vector<std::string> args = {"backfill", "--db", "sqlite:" + db.string(), "--json", "-q"};
+  std::vector<std::string> args = {"backfill", "--db", db.url, "--json", "-q"};
   auto models = ModelArgs(f);
   args.insert(args.end(), models.begin(), models.end());
   args.insert(args.end(), extra.begin(), extra.end());
   auto run = RunCli(args);
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
+  db.drop();
   if (run.exit_code != 0) return {{"error", "backfill exited " + std::to_string(run.exit_code)}};
   json report = json::parse(run.out);  // includes the child's own peak_rss_mb (VmHWM)
   std::cerr << fmt::format("  {}: {:.2f} images/s, {:.1f} faces/s, peak {:.0f} MB\n", label,
@@ -303,6 +334,33 @@ void DrawChart(const std::vector<std::pair<std::string, double>>& bars, const st
   cv::imwrite(file.string(), img);
 }
 
+// The pipelined backfill on SQLite (local vectors) and on PostgreSQL + pgvector, runs interleaved so both see the
+// same machine noise; medians and their ratio.
+json CompareBackends(const Flags& f, const fs::path& work) {
+  std::vector<double> sqlite, postgres;
+  for (int r = 0; r < f.repetitions; ++r) {
+    json a = BackfillRun(f, work, "backend_sqlite", {});
+    json b = BackfillRun(f, work, "backend_postgres", {}, f.postgres);
+    if (a.contains("error") || b.contains("error")) return {{"error", a.value("error", b.value("error", ""))}};
+    sqlite.push_back(a["images_per_second"]);
+    postgres.push_back(b["images_per_second"]);
+  }
+  return {{"sqlite_images_per_second", Median(sqlite)},
+          {"postgres_pgvector_images_per_second", Median(postgres)},
+          {"postgres_vs_sqlite", Median(postgres) / std::max(Median(sqlite), 1e-9)},
+          {"sqlite_runs", sqlite},
+          {"postgres_runs", postgres}};
+}
+
+std::string BackendsMarkdown(const json& b) {
+  if (b.contains("error")) return "\nBackend comparison failed: " + b["error"].get<std::string>() + "\n";
+  return fmt::format(
+      "\n| backend (pipelined) | images/s |\n|---|---|\n| SQLite, local vectors | {:.2f} |\n"
+      "| PostgreSQL + pgvector | {:.2f} |\n\nPostgreSQL / SQLite: {:.3f}\n",
+      b["sqlite_images_per_second"].get<double>(), b["postgres_pgvector_images_per_second"].get<double>(),
+      b["postgres_vs_sqlite"].get<double>());
+}
+
 int Run(Flags& f) {
   const fs::path out = f.out;
   fs::create_directories(out);
@@ -341,6 +399,20 @@ int Run(Flags& f) {
                  {"cores", std::thread::hardware_concurrency()},
                  {"repetitions", f.repetitions}};
   std::cerr << "facefill-bench: " << files.size() << " images, models " << pack->id << "\n";
+  const fs::path work = out / "work";
+  fs::create_directories(work);
+  if (!f.postgres.empty()) {
+    result["backends"] = CompareBackends(f, work);
+    std::cerr << "  backends: " << result["backends"].dump() << "\n";
+  }
+  if (f.backends_only) {
+    fs::remove_all(work);
+    std::ofstream(out / "bench.json") << result.dump(2) << "\n";
+    const std::string md = BackendsMarkdown(result["backends"]);
+    std::ofstream(out / "bench.md") << md;
+    std::cout << md;
+    return result["backends"].contains("error") ? 1 : 0;
+  }
 
   // Decode alone, first with glibc's default allocator (fresh mappings), then tuned (reused buffers).
   const Sample sample = LoadSample(files, f.sample);
@@ -372,8 +444,6 @@ int Run(Flags& f) {
     std::cerr << "  1/2 decode similarity (shared photos): " << result["half_decode_similarity_shared"].dump() << "\n";
   }
 
-  const fs::path work = out / "work";
-  fs::create_directories(work);
   result["pipelined"] = RepeatedBackfill(f, work, "pipelined", {});
   result["sequential"] = RepeatedBackfill(f, work, "sequential", {"--sequential", "--decode-scale", "1"});
   result["sequential_allocator_fixed"] = RepeatedBackfill(
@@ -459,6 +529,7 @@ int Run(Flags& f) {
                         s["run"].value("images_per_second", 0.0), s["run"].value("faces_per_second", 0.0));
     }
   }
+  if (result.contains("backends")) md += BackendsMarkdown(result["backends"]);
   std::ofstream(out / "bench.md") << md;
   std::cout << md;
 
@@ -493,6 +564,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", f.out, "Folder for bench.json, bench.md, bench.png")->capture_default_str();
   app.add_option("--shared", f.shared, "Real photos for the reduced-decode similarity check");
   app.add_flag("!--no-sweep", f.sweep, "Skip the workers x batch-size sweep");
+  app.add_option("--postgres", f.postgres,
+                 "Admin URL of a PostgreSQL server (with pgvector): also compare the PostgreSQL + pgvector backend");
+  app.add_flag("--backends-only", f.backends_only, "Only the SQLite vs PostgreSQL comparison (needs --postgres)");
   CLI11_PARSE(app, argc, argv);
   return Run(f);
 }

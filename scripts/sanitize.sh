@@ -14,8 +14,10 @@ cmake --build "$root/build-asan" -j "$jobs"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# Left out: the parity suites, the benchmark smoke test and the whole-library backfills on the service backends
+# (Debug + ASan makes them many minutes long; the same code paths run here on smaller inputs).
 (cd "$root/build-asan" && ctest --output-on-failure --no-tests=error -j "$jobs" \
-  -E 'ScrfdParityTest|EmbeddingParityTest|BenchSmoke')
+  -E 'ScrfdParityTest|EmbeddingParityTest|BenchSmoke|PostgresBackendTest|WorkerProcessesTest')
 echo "sanitize: address+undefined clean"
 
 cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DFACEFILL_SANITIZE=thread -DFACEFILL_BENCH=OFF \

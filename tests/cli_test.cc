@@ -19,8 +19,10 @@ struct RunResult {
   std::string out;
 };
 
-RunResult RunCli(const std::string& args) {
-  std::string command = std::string(FACEFILL_CLI) + " " + args + " 2>/dev/null";
+// Runs the CLI with `args` (shell words) and `env` (NAME=VALUE words); stdout only, or with stderr too.
+RunResult RunCli(const std::string& args, bool with_stderr = false, const std::string& env = "") {
+  std::string command = (env.empty() ? "" : "env " + env + " ") + std::string(FACEFILL_CLI) + " " + args +
+                        (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   std::string out;
   std::array<char, 4096> buffer;
@@ -65,6 +67,26 @@ TEST(CliTest, DetectWithSharedScrfdPrintsBoxes) {
 TEST(CliTest, MissingModelsIsAUsageError) {
   auto result = RunCli("detect --models /nonexistent/pack /dev/null");
   EXPECT_EQ(result.exit_code, 2);
+}
+
+// Secrets (database password, Qdrant API key, Redis password) come from the URL or the environment and never
+// appear in what facefill prints, on success or failure, in text or JSON.
+TEST(CliTest, SecretsNeverAppearInOutput) {
+  TempDir dir;
+  const std::string db = "sqlite:" + (dir / "facefill.db").string();
+  const std::vector<std::pair<std::string, std::string>> commands = {
+      {"", "stats --db 'postgresql://facefill:pg-hunter2@127.0.0.1:1/library?connect_timeout=1'"},
+      {"", "jobs --queue 'redis://:redis-hunter2@127.0.0.1:1/0'"},
+      {"FACEFILL_REDIS_PASSWORD=redis-hunter2", "jobs --json --queue redis://127.0.0.1:1/0"},
+      {"FACEFILL_QDRANT_API_KEY=qdrant-hunter2", "check --db " + db + " --vectors 'qdrant://127.0.0.1:1/faces?retries=0'"},
+      {"", "stats --db " + db + " --vectors 'qdrant://user:qdrant-hunter2@127.0.0.1:1/faces'"},
+  };
+  for (const auto& [env, command] : commands) {
+    auto result = RunCli(command, true, env);
+    EXPECT_NE(result.exit_code, 0) << command;
+    EXPECT_EQ(result.out.find("hunter2"), std::string::npos) << command << "\n" << result.out;
+    EXPECT_FALSE(result.out.empty()) << "a failure says why: " << command;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "facefill/records.h"
 #include "facefill/status.h"
+#include "facefill/url.h"
 
 namespace facefill {
 
@@ -96,7 +97,5 @@ struct CatalogOptions {
 // the password may also come from PGPASSWORD or a .pgpass file, and is never logged).
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options = {});
 
-// The URL with any password replaced by "***", for logs and reports.
-std::string RedactUrl(const std::string& url);
 
 }  // namespace facefill

@@ -22,6 +22,10 @@ struct ServiceUrl {
 // Errors are kInvalidArgument and quote the URL with its password redacted.
 Result<ServiceUrl> ParseServiceUrl(const std::string& url);
 
+// The URL with its password (user:PASSWORD@, everything from the first ':' to the last '@' of the authority) and
+// any password= or api_key= query value replaced by "***", and the password removed wherever else it appears.
+std::string RedactUrl(const std::string& url);
+
 // A secret from the environment: the variable NAME, or the contents (trailing newline removed) of the file named by
 // NAME_FILE. Empty when neither is set; an error when the file cannot be read.
 Result<std::string> ReadSecret(const std::string& name);

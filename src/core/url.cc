@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "facefill/catalog.h"
+#include <regex>
 
 namespace facefill {
 namespace {
@@ -108,6 +108,33 @@ Result<ServiceUrl> ParseServiceUrl(const std::string& url) {
       return Invalid(url, "bad escape in query");
     }
     out.query[key] = value;
+  }
+  return out;
+}
+
+std::string RedactUrl(const std::string& url) {
+  std::string out = url;
+  std::string password;
+  if (const size_t scheme = url.find("://"); scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    // The authority ends where ParseServiceUrl ends it: at the first '/' or '?'.
+    const size_t end = std::min(url.find_first_of("/?", start), url.size());
+    const size_t at = url.rfind('@', end == url.size() ? std::string::npos : end);
+    if (at != std::string::npos && at >= start) {
+      const size_t colon = url.find(':', start);
+      if (colon != std::string::npos && colon < at) {
+        password = url.substr(colon + 1, at - colon - 1);
+        out = url.substr(0, colon + 1) + "***" + url.substr(at);
+      }
+    }
+  }
+  static const std::regex kParam(R"(([?&](password|api[-_]?key)=)[^&]*)", std::regex::icase);
+  out = std::regex_replace(out, kParam, "$1***");
+  // The same password anywhere else in the text (a URL pasted twice, a path that repeats it) goes too.
+  if (password.size() >= 3) {
+    for (size_t at = out.find(password); at != std::string::npos; at = out.find(password, at + 3)) {
+      out.replace(at, password.size(), "***");
+    }
   }
   return out;
 }
