@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds facefill with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit and pipeline tests, then
-# with ThreadSanitizer and runs the pipeline (multi-threaded) tests. Any sanitizer report fails the run.
+# with ThreadSanitizer and runs the multi-threaded tests (pipeline, concurrent lease claims, Qdrant requests in
+# flight). Any sanitizer report fails the run.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
@@ -22,9 +23,10 @@ echo "sanitize: address+undefined clean"
 
 cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DFACEFILL_SANITIZE=thread -DFACEFILL_BENCH=OFF \
   >/dev/null
-cmake --build "$root/build-tsan" -j "$jobs" --target backfill_test fault_injection_test models_test
+cmake --build "$root/build-tsan" -j "$jobs" --target backfill_test fault_injection_test models_test postgres_test \
+  qdrant_test
 export TSAN_OPTIONS="halt_on_error=1:suppressions=$supp/tsan.supp:second_deadlock_stack=1"
 (cd "$root/build-tsan" && ctest --output-on-failure --no-tests=error -j "$jobs" \
-  -R 'BackfillTest|FaultInjectionTest|DefaultPackTest.Clones' -E 'BrokenFiles')
+  -R 'BackfillTest|FaultInjectionTest|DefaultPackTest.Clones|PostgresClaimsTest|QdrantStoreTest' -E 'BrokenFiles')
 # (BrokenFiles forks an unprivileged child that starts threads, which ThreadSanitizer cannot follow.)
 echo "sanitize: thread clean"

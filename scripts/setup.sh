@@ -80,6 +80,18 @@ install_npm_files() {
   echo "setup: $spec installed in $dest"
 }
 
+# install_npm_tree NAME@VERSION SHA256 DEST : the whole verified npm package in DEST, once per checksum.
+install_npm_tree() {
+  local spec=$1 sha=$2 dest=$3
+  [ -f "$dest/.sha256" ] && [ "$(cat "$dest/.sha256")" = "$sha" ] && return 0
+  local tgz
+  tgz=$(fetch_npm "$spec" "$sha")
+  rm -rf "$dest"; mkdir -p "$dest"
+  tar xzf "$tgz" -C "$dest" --strip-components=1
+  echo "$sha" > "$dest/.sha256"
+  echo "setup: $spec installed in $dest"
+}
+
 install_apt
 install_onnxruntime
 # The default model pack (MIT).
@@ -95,14 +107,4 @@ install_npm_files @vladmandic/face-api@1.7.15 0d77fffeef362ef9c0939cf6c567f3a2e8
 # request body facefill can send against them.
 install_npm_files @qdrant/js-client-rest@1.19.0 5b76a167bbc55a0e612609e2095cd63b273b87cba12ff366f6c01bfae928dd44 \
   "$deps/qdrant-openapi" package/dist/types/openapi/generated_schema.d.ts package/LICENSE
-install_npm_tree() {
-  local spec=$1 sha=$2 dest=$3
-  [ -f "$dest/.sha256" ] && [ "$(cat "$dest/.sha256")" = "$sha" ] && return 0
-  local tgz
-  tgz=$(fetch_npm "$spec" "$sha")
-  rm -rf "$dest"; mkdir -p "$dest"
-  tar xzf "$tgz" -C "$dest" --strip-components=1
-  echo "$sha" > "$dest/.sha256"
-  echo "setup: $spec installed in $dest"
-}
 install_npm_tree typescript@5.9.3 10e108c9cf7d5f2879053dff18515fb405abf2ccef63eaaf017d9c571687a1d3 "$deps/typescript"
