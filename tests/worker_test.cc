@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -283,6 +284,56 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ(jobs->front().status, "done");
   EXPECT_EQ(jobs->front().total, 1000);
+}
+
+// Redis disappears under a running worker: its progress report fails after bounded retries, it drains, commits what
+// is in flight, gives back its leases and exits 3; nothing is lost or doubled, and a new queue finishes the job.
+TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
+  FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  ASSERT_NE(testing::Services(), nullptr);
+  PrivateRedis redis;
+  ASSERT_TRUE(redis.Start());
+  TempDir dir;
+  const std::string db = FreshPostgresDatabase("redisgone");
+  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", (SharedDir() / "images").string(), "--db", db})),
+            0);
+  const std::vector<std::string> worker = {
+      "worker",      "--db",          db,  "--queue",          redis.url(), "--workers",
+      "1",           "--claim-batch", "2", "--decode-threads", "1",         "--exit-when-idle",
+      "--worker-id", "w-redis"};
+  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
+  pid_t pid = testing::Spawn(FACEFILL_CLI, worker, dir / "worker.log");
+  for (int i = 0; i < 600 && Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status <> 'pending'") < 5;
+       ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  redis.Stop();
+  const auto stopped = std::chrono::steady_clock::now();
+  const int exit_code = testing::WaitExit(pid);
+  std::ifstream log(dir / "worker.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_EQ(exit_code, 3) << "a queue failure is exit code 3\n" << text;
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, 60s) << "retries are bounded";
+  EXPECT_NE(text.find("unavailable"), std::string::npos) << text;
+  // What was in flight when the queue went away was committed (on 56 small photos that can be all of them).
+  EXPECT_GT(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status <> 'pending'"), 0);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0)
+      << "its leases were given back";
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM face_instances"),
+            Query(db, "SELECT COALESCE(SUM(face_count), 0) FROM facefill_scan_status"));
+
+  // Redis is back (empty): queue the job again and let a worker finish it.
+  ASSERT_TRUE(redis.Start());
+  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
+  EXPECT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, worker)), 0);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('done', 'no_faces')"), 56);
+  EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill_scan_status"), 1);
+  auto stores = OpenStores(db, "");
+  ASSERT_TRUE(stores.ok());
+  auto check = CheckConsistency(*stores->catalog, *stores->vectors, false);
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->clean());
 }
 
 }  // namespace

@@ -14,17 +14,6 @@ bool RetryableState(const std::string& state) {
   return state.rfind("08", 0) == 0 || state == "40001" || state == "40P01" || state.rfind("57P0", 0) == 0;
 }
 
-constexpr const char* kRetryMarker = "[retryable] ";
-
-Status Retryable(const std::string& message) { return Status(StatusCode::kUnavailable, kRetryMarker + message); }
-
-bool IsRetryable(const Status& s) { return s.message().rfind(kRetryMarker, 0) == 0; }
-
-Status Final(Status s) {
-  if (!IsRetryable(s)) return s;
-  return Status(StatusCode::kUnavailable, s.message().substr(std::string(kRetryMarker).size()));
-}
-
 }  // namespace
 
 Session::Session(std::string url, RetryOptions retry)
@@ -34,9 +23,9 @@ Result<std::unique_ptr<Session>> Session::Open(const std::string& url, const Ret
   std::unique_ptr<Session> session(new Session(url, retry));
   std::lock_guard lock(session->mutex_);
   Status status = RetryWithBackoff(
-      retry, [&] { return session->Connect(); }, IsRetryable,
+      retry, [&] { return session->Connect(); }, IsRetryableError,
       [&](const Status& s, auto delay) {
-        spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", session->redacted_url_, s.message(), delay.count());
+        spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", session->redacted_url_, Final(s).message(), delay.count());
       });
   if (!status.ok()) return Final(status);
   return session;
@@ -52,7 +41,7 @@ Status Session::Connect() {
     conn_ = std::move(conn);
     return Status::Ok();
   } catch (const pqxx::broken_connection& e) {
-    return Retryable(std::string("cannot connect: ") + e.what());
+    return RetryableError(std::string("cannot connect: ") + e.what());
   } catch (const std::exception& e) {
     return Status(StatusCode::kDatabaseError, std::string("PostgreSQL setup failed: ") + e.what());
   }
@@ -71,22 +60,22 @@ Status Session::Transact(const std::function<Status(pqxx::work&)>& body) {
     } catch (const pqxx::in_doubt_error& e) {
       // Every facefill transaction is an idempotent upsert, so running it again is safe.
       conn_.reset();
-      return Retryable(std::string("commit outcome unknown: ") + e.what());
+      return RetryableError(std::string("commit outcome unknown: ") + e.what());
     } catch (const pqxx::broken_connection& e) {
       conn_.reset();
-      return Retryable(std::string("connection lost: ") + e.what());
+      return RetryableError(std::string("connection lost: ") + e.what());
     } catch (const pqxx::sql_error& e) {
       if (RetryableState(e.sqlstate())) {
         if (e.sqlstate().rfind("08", 0) == 0 || e.sqlstate().rfind("57P0", 0) == 0) conn_.reset();
-        return Retryable(std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")");
+        return RetryableError(std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")");
       }
       return Status(StatusCode::kDatabaseError, std::string(e.what()) + " (SQLSTATE " + e.sqlstate() + ")");
     } catch (const std::exception& e) {
       return Status(StatusCode::kDatabaseError, e.what());
     }
   };
-  Status status = RetryWithBackoff(retry_, attempt, IsRetryable, [&](const Status& s, auto delay) {
-    spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", redacted_url_, s.message(), delay.count());
+  Status status = RetryWithBackoff(retry_, attempt, IsRetryableError, [&](const Status& s, auto delay) {
+    spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", redacted_url_, Final(s).message(), delay.count());
   });
   return Final(status);
 }

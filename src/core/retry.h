@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "facefill/status.h"
@@ -27,6 +29,21 @@ Status RetryWithBackoff(const RetryOptions& options, Attempt&& attempt, Retryabl
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, options.max_delay);
   }
+}
+
+// A failure worth another try (a lost connection, a refused connect, a serialisation failure) is kUnavailable
+// with a marker, so retry loops can tell it from a final error; Final() removes the marker once retries end.
+inline constexpr std::string_view kRetryMarker = "[retryable] ";
+
+inline Status RetryableError(const std::string& message) {
+  return Status(StatusCode::kUnavailable, std::string(kRetryMarker) + message);
+}
+
+inline bool IsRetryableError(const Status& s) { return s.message().rfind(kRetryMarker, 0) == 0; }
+
+inline Status Final(Status s) {
+  if (!IsRetryableError(s)) return s;
+  return Status(StatusCode::kUnavailable, s.message().substr(kRetryMarker.size()));
 }
 
 }  // namespace facefill

@@ -10,16 +10,7 @@ namespace facefill::redis {
 namespace {
 
 constexpr int kMaxDepth = 16;
-constexpr const char* kRetryMarker = "[retryable] ";
-
 timeval Millis(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
-
-bool IsRetryable(const Status& s) { return s.message().rfind(kRetryMarker, 0) == 0; }
-
-Status Final(Status s) {
-  if (!IsRetryable(s)) return s;
-  return Status(StatusCode::kUnavailable, s.message().substr(std::string(kRetryMarker).size()));
-}
 
 }  // namespace
 
@@ -114,10 +105,8 @@ Result<std::unique_ptr<Client>> Client::Open(const std::string& url, const Clien
                  "redis://" + parsed->host + ":" + std::to_string(port) + "/" + std::to_string(db)));
   std::lock_guard lock(client->mutex_);
   Status status = RetryWithBackoff(
-      options.retry, [&] { return client->Connect(); }, IsRetryable,
-      [&](const Status& s, auto delay) {
-        spdlog::warn("{}: {}; retrying in {} ms", client->described_, s.message(), delay.count());
-      });
+      options.retry, [&] { return client->Connect(); }, IsRetryableError,
+      [&](const Status& s, auto delay) { spdlog::warn("{}; retrying in {} ms", Final(s).message(), delay.count()); });
   if (!status.ok()) return Final(status);
   return client;
 }
@@ -129,7 +118,7 @@ Status Client::Connect() {
     std::string why = ctx_ != nullptr ? ctx_->errstr : "out of memory";
     if (ctx_ != nullptr) redisFree(ctx_);
     ctx_ = nullptr;
-    return Status(StatusCode::kUnavailable, kRetryMarker + described_ + ": cannot connect: " + why);
+    return RetryableError(described_ + ": cannot connect: " + why);
   }
   redisSetTimeout(ctx_, Millis(options_.timeout_ms));
   auto setup = [&](const std::vector<std::string>& args) -> Status {
@@ -142,7 +131,7 @@ Status Client::Connect() {
 }
 
 Result<Reply> Client::Run(const std::vector<std::string>& args, int timeout_ms) {
-  if (ctx_ == nullptr) return Status(StatusCode::kUnavailable, kRetryMarker + described_ + ": not connected");
+  if (ctx_ == nullptr) return RetryableError(described_ + ": not connected");
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const auto& a : args) {
@@ -155,7 +144,7 @@ Result<Reply> Client::Run(const std::vector<std::string>& args, int timeout_ms) 
     std::string why = ctx_->errstr;
     redisFree(ctx_);
     ctx_ = nullptr;  // a failed context cannot be reused
-    return Status(StatusCode::kUnavailable, kRetryMarker + described_ + ": " + why);
+    return RetryableError(described_ + ": " + why);
   }
   Reply reply = ConvertReply(raw);
   freeReplyObject(raw);
@@ -178,7 +167,7 @@ Result<Reply> Client::BlockingCommand(const std::vector<std::string>& args, int 
         result = Run(args, options_.timeout_ms + extra_ms);
         return result.ok() ? Status::Ok() : result.status();
       },
-      IsRetryable,
+      IsRetryableError,
       [&](const Status& s, auto delay) { spdlog::warn("{}; retrying in {} ms", s.message(), delay.count()); });
   if (!status.ok()) return Final(status);
   return result;

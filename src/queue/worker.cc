@@ -55,6 +55,7 @@ Status WorkOnJob(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAn
   while (true) {
     BackfillProgress last;
     auto on_progress = [&](const BackfillProgress& p) {
+      if (!report_status.ok()) return;  // the queue is gone: the run is already draining
       JobCounts delta{p.processed - last.processed, p.faces - last.faces, p.no_faces - last.no_faces,
                       p.errors - last.errors};
       last = p;
