@@ -14,6 +14,7 @@
 #include "facefill/library_scan.h"
 #include "facefill/search.h"
 #include "facefill/stores.h"
+#include "facefill/url.h"
 #include "test_support.h"
 
 namespace facefill {

@@ -8,7 +8,6 @@
 
 #include "facefill/records.h"
 #include "facefill/status.h"
-#include "facefill/url.h"
 
 namespace facefill {
 

@@ -3,7 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "facefill/catalog.h"
+#include "facefill/url.h"
 
 namespace facefill::pg {
 namespace {

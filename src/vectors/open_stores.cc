@@ -1,6 +1,7 @@
 // OpenVectorStore and OpenStores: backends by URL.
 #include "../catalog/catalog_backends.h"
 #include "facefill/stores.h"
+#include "facefill/url.h"
 #include "vector_backends.h"
 
 namespace facefill {

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "facefill/runtime.h"
+#include "facefill/url.h"
 #include "facefill/worker.h"
 #include "model_flags.h"
 #include "queue_flags.h"
