@@ -17,9 +17,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <pqxx/pqxx>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "facefill/align.h"

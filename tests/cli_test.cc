@@ -78,7 +78,8 @@ TEST(CliTest, SecretsNeverAppearInOutput) {
       {"", "stats --db 'postgresql://facefill:pg-hunter2@127.0.0.1:1/library?connect_timeout=1'"},
       {"", "jobs --queue 'redis://:redis-hunter2@127.0.0.1:1/0'"},
       {"FACEFILL_REDIS_PASSWORD=redis-hunter2", "jobs --json --queue redis://127.0.0.1:1/0"},
-      {"FACEFILL_QDRANT_API_KEY=qdrant-hunter2", "check --db " + db + " --vectors 'qdrant://127.0.0.1:1/faces?retries=0'"},
+      {"FACEFILL_QDRANT_API_KEY=qdrant-hunter2",
+       "check --db " + db + " --vectors 'qdrant://127.0.0.1:1/faces?retries=0'"},
       {"", "stats --db " + db + " --vectors 'qdrant://user:qdrant-hunter2@127.0.0.1:1/faces'"},
   };
   for (const auto& [env, command] : commands) {

@@ -135,8 +135,9 @@ TEST_P(SignalTest, DrainsCommitsAndExitsZeroWithinBoundedTime) {
   EXPECT_EQ(ScannedCount(db), 56);
 }
 
-INSTANTIATE_TEST_SUITE_P(Signals, SignalTest, ::testing::Values(SIGINT, SIGTERM),
-                         [](const auto& param_info) { return std::string(param_info.param == SIGINT ? "SIGINT" : "SIGTERM"); });
+INSTANTIATE_TEST_SUITE_P(Signals, SignalTest, ::testing::Values(SIGINT, SIGTERM), [](const auto& param_info) {
+  return std::string(param_info.param == SIGINT ? "SIGINT" : "SIGTERM");
+});
 
 // The disk fills up under the catalog (a file-size limit makes every write past it fail, as ENOSPC would): the
 // backfill stops with a clear error and exit code 3, the catalog stays consistent, and a run with room again ends

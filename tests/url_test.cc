@@ -1,9 +1,10 @@
 // Service URLs, redaction and secrets, Redis reply parsing; includes the fuzzers' findings as regression cases.
+#include "facefill/url.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "facefill/url.h"
 #include "queue/redis_client.h"
 #include "test_support.h"
 

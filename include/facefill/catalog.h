@@ -96,5 +96,4 @@ struct CatalogOptions {
 // the password may also come from PGPASSWORD or a .pgpass file, and is never logged).
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options = {});
 
-
 }  // namespace facefill

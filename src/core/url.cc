@@ -4,9 +4,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
-
 #include <regex>
+#include <sstream>
 
 namespace facefill {
 namespace {
