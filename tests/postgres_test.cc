@@ -336,6 +336,11 @@ TEST_F(PostgresClaimsTest, AnExpiredLeaseIsTakenOverAndTheLateCommitIsLeftToTheN
   ASSERT_TRUE((*b)->CommitScans(NoFaces(*taken), "test", "b").ok());
   stats = (*a)->Stats();
   EXPECT_EQ(stats->scanned, 5);
+  // a, later still, after b has committed: still left alone, so every asset is committed once.
+  ASSERT_TRUE((*a)->CommitScans(NoFaces(*first), "test", "a").ok());
+  pqxx::connection conn(url_);
+  pqxx::nontransaction txn(conn);
+  EXPECT_EQ(txn.exec1("SELECT MAX(scan_count) FROM facefill_scan_status")[0].as<int>(), 1);
   // Releasing gives b's other leases back at once.
   ASSERT_TRUE((*b)->ReleaseLeases("b").ok());
   live = (*b)->CountLiveLeases();

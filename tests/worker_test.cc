@@ -210,7 +210,7 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
     return testing::Spawn(
         FACEFILL_CLI,
         {"worker", "--db", db, "--queue", redis, "--exit-when-idle", "--worker-id", name, "--workers", "1",
-         "--decode-threads", "1", "--claim-batch", "4", "--lease-seconds", "8", "--visibility-timeout", "5"},
+         "--decode-threads", "1", "--claim-batch", "4", "--lease-seconds", "15", "--visibility-timeout", "5"},
         dir / (name + ".log"));
   };
   pid_t w1 = worker("w1"), w2 = worker("w2"), w3 = worker("w3");

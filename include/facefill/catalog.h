@@ -58,8 +58,9 @@ class Catalog {
   virtual Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) = 0;
 
   // In one transaction: replaces each asset's faces with outcome.faces (rows whose id is not among them are
-  // deleted, the others inserted or updated) and records its scan status under model_id. With a lease_owner, assets
-  // whose lease another worker has taken over are left to that worker, and this owner's leases are released.
+  // deleted, the others inserted or updated) and records its scan status under model_id. With a lease_owner, only
+  // assets whose lease this owner still holds are written (others were taken over after the lease expired), and
+  // its leases are released.
   virtual Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
                              const std::string& lease_owner) = 0;
 

@@ -268,11 +268,16 @@ class PostgresCatalog final : public Catalog {
     return session_->Transact([&](pqxx::work& txn) -> Status {
       std::vector<int64_t> ids;
       for (const auto& o : outcomes) ids.push_back(o.asset.id);
-      // Lock these assets' status rows; leave assets another worker has taken over (after our lease expired) to it.
+      // Lock these assets' status rows and leave out the ones that are not ours to write: with a lease owner, every
+      // asset whose lease we no longer hold (taken over after it expired, and maybe committed already); without
+      // one, assets a worker holds a live lease on.
       std::set<int64_t> taken_over;
       for (const auto& row : txn.exec_params(
-               "SELECT asset_id FROM facefill_scan_status WHERE asset_id = ANY($1::int[]) AND lease_owner IS NOT NULL "
-               "AND lease_owner <> $2 AND lease_expires_at > now() ORDER BY asset_id FOR UPDATE",
+               lease_owner.empty()
+                   ? "SELECT asset_id FROM facefill_scan_status WHERE asset_id = ANY($1::int[]) AND lease_owner IS "
+                     "NOT NULL AND lease_owner <> $2 AND lease_expires_at > now() ORDER BY asset_id FOR UPDATE"
+                   : "SELECT asset_id FROM facefill_scan_status WHERE asset_id = ANY($1::int[]) AND lease_owner IS "
+                     "DISTINCT FROM $2 ORDER BY asset_id FOR UPDATE",
                ArrayLiteral(ids), lease_owner)) {
         taken_over.insert(row[0].as<int64_t>());
       }
