@@ -7,8 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <regex>
+
+#include "facefill/face.h"
 
 namespace facefill::testing {
 namespace {
@@ -92,16 +93,6 @@ bool ReadRequest(int fd, std::string* buffer, RecordedRequest* out) {
   out->body = buffer->substr(body_start, length);
   buffer->erase(0, body_start + length);
   return true;
-}
-
-float Cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double dot = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na > 0 && nb > 0 ? static_cast<float>(dot / std::sqrt(na * nb)) : 0.0f;
 }
 
 std::string IdText(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
@@ -282,7 +273,7 @@ FakeQdrant::Answer FakeQdrant::Handle(const RecordedRequest& r) {
     const float threshold = body.value("score_threshold", -2.0f);
     std::vector<std::pair<float, std::string>> scored;
     for (const auto& [id, point] : c.points) {
-      float s = Cosine(q, point.vector);
+      float s = CosineSimilarity(q, point.vector);
       if (s >= threshold) scored.emplace_back(s, id);
     }
     std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });

@@ -7,6 +7,7 @@
 #include "facefill/backfill.h"
 #include "facefill/library_scan.h"
 #include "facefill/search.h"
+#include "facefill/stores.h"
 #include "test_support.h"
 
 namespace facefill {
@@ -80,15 +81,7 @@ class FaultInjectionTest : public ::testing::TestWithParam<bool> {
     ASSERT_NE(analyzer_, nullptr);
   }
 
-  struct Stores {
-    std::unique_ptr<Catalog> catalog;
-    std::unique_ptr<VectorStore> vectors;
-  };
-  Stores Open(const fs::path& db) {
-    Stores s{std::move(OpenCatalog("sqlite:" + db.string())).value(),
-             std::move(OpenVectorStore("", "sqlite:" + db.string())).value()};
-    return s;
-  }
+  Stores Open(const fs::path& db) { return std::move(OpenStores("sqlite:" + db.string(), "")).value(); }
   std::map<std::string, std::string> Faces(Stores& s) {
     std::map<std::string, std::string> faces;
     auto ids = s.catalog->AllFaceIds();

@@ -24,6 +24,9 @@ struct BoxF {
 // The five alignment points in InsightFace order.
 enum LandmarkIndex { kLeftEye = 0, kRightEye = 1, kNose = 2, kMouthLeft = 3, kMouthRight = 4 };
 using FiveLandmarks = std::array<Point2f, 5>;
+// Their names in the image-search service's landmarks JSON ({"left_eye": [x, y], ...}), in LandmarkIndex order.
+inline constexpr std::array<const char*, 5> kLandmarkNames = {"left_eye", "right_eye", "nose", "mouth_left",
+                                                              "mouth_right"};
 
 // One detected face, in the pixel coordinates of the image that was passed to the detector.
 struct FaceDetection {

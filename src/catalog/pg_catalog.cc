@@ -6,6 +6,7 @@
 #include <set>
 
 #include "catalog_backends.h"
+#include "landmarks_json.h"
 #include "pg_session.h"
 
 namespace facefill {
@@ -13,8 +14,6 @@ namespace {
 
 using nlohmann::json;
 using pg::ArrayLiteral;
-
-constexpr const char* kLandmarkNames[5] = {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"};
 
 // The service's tables, as design.md describes them; run only when image_assets does not exist yet.
 constexpr const char* kServiceSchema = R"sql(
@@ -86,12 +85,6 @@ CREATE INDEX IF NOT EXISTS facefill_face_vectors_hnsw ON facefill_face_vectors U
 )sql";
 }
 
-json LandmarksJson(const FiveLandmarks& landmarks) {
-  json j = json::object();
-  for (int i = 0; i < 5; ++i) j[kLandmarkNames[i]] = {landmarks[i].x, landmarks[i].y};
-  return j;
-}
-
 // Columns of AssetRecord, in this order, for ReadAsset.
 constexpr const char* kAssetColumns =
     "a.id, a.path, COALESCE(a.file_size, 0), COALESCE(EXTRACT(EPOCH FROM a.file_modified_at)::BIGINT, 0), "
@@ -124,6 +117,21 @@ StoredFace ReadFace(const pqxx::row& row) {
   f.detection_confidence = row[6].as<float>();
   f.asset_path = row[7].as<std::string>();
   return f;
+}
+
+// Every row of a query through `read`, or the query's error.
+template <typename T>
+Result<std::vector<T>> Rows(Result<pqxx::result> rows, T (*read)(const pqxx::row&)) {
+  if (!rows.ok()) return rows.status();
+  std::vector<T> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) out.push_back(read(row));
+  return out;
+}
+
+template <typename T>
+T FirstColumn(const pqxx::row& row) {
+  return row[0].as<T>();
 }
 
 std::string PendingWhere(const PendingQuery& q) {
@@ -224,41 +232,31 @@ class PostgresCatalog final : public Catalog {
   }
 
   Result<std::vector<AssetRecord>> ListPending(const PendingQuery& query) override {
-    std::vector<AssetRecord> assets;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      assets.clear();
-      for (const auto& row :
-           txn.exec_params(std::string("SELECT ") + kAssetColumns +
-                               " FROM image_assets a LEFT JOIN facefill_scan_status s ON s.asset_id = a.id WHERE " +
-                               PendingWhere(query) + " ORDER BY a.id LIMIT $2",
-                           query.after_id, query.limit)) {
-        assets.push_back(ReadAsset(row));
-      }
-      return Status::Ok();
-    }));
-    return assets;
+    return Rows(
+        session_->Query(std::string("SELECT ") + kAssetColumns +
+                            " FROM image_assets a LEFT JOIN facefill_scan_status s ON s.asset_id = a.id WHERE " +
+                            PendingWhere(query) + " ORDER BY a.id LIMIT $2",
+                        query.after_id, query.limit),
+        ReadAsset);
   }
 
   Result<int64_t> CountPending(const PendingQuery& query) override {
-    return Scalar("SELECT COUNT(*) FROM image_assets a LEFT JOIN facefill_scan_status s ON s.asset_id = a.id WHERE " +
-                      PendingWhere(query),
-                  query.after_id);
+    return session_->QueryInt(
+        "SELECT COUNT(*) FROM image_assets a LEFT JOIN facefill_scan_status s ON s.asset_id = a.id WHERE " +
+            PendingWhere(query),
+        query.after_id);
   }
 
   Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) override {
     std::map<int64_t, std::vector<StoredFace>> faces;
     if (asset_ids.empty()) return faces;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      faces.clear();
-      for (const auto& row : txn.exec_params(std::string("SELECT ") + kFaceColumns +
-                                                 " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id "
-                                                 "WHERE f.asset_id = ANY($1::int[])",
-                                             ArrayLiteral(asset_ids))) {
-        StoredFace f = ReadFace(row);
-        faces[f.asset_id].push_back(std::move(f));
-      }
-      return Status::Ok();
-    }));
+    auto rows = Rows(session_->Query(std::string("SELECT ") + kFaceColumns +
+                                         " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id "
+                                         "WHERE f.asset_id = ANY($1::int[])",
+                                     ArrayLiteral(asset_ids)),
+                     ReadFace);
+    if (!rows.ok()) return rows.status();
+    for (auto& f : *rows) faces[f.asset_id].push_back(std::move(f));
     return faces;
   }
 
@@ -377,12 +375,9 @@ class PostgresCatalog final : public Catalog {
     }));
     if (!assets.empty()) return assets;
     // Nothing claimable: give assets added since (by `scan` or by the service) their pending row, then try again.
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      txn.exec(
-          "INSERT INTO facefill_scan_status(asset_id, status) SELECT a.id, 'pending' FROM image_assets a WHERE NOT "
-          "EXISTS (SELECT 1 FROM facefill_scan_status s WHERE s.asset_id = a.id) ON CONFLICT (asset_id) DO NOTHING");
-      return Status::Ok();
-    }));
+    FACEFILL_RETURN_IF_ERROR(session_->Execute(
+        "INSERT INTO facefill_scan_status(asset_id, status) SELECT a.id, 'pending' FROM image_assets a WHERE NOT "
+        "EXISTS (SELECT 1 FROM facefill_scan_status s WHERE s.asset_id = a.id) ON CONFLICT (asset_id) DO NOTHING"));
     FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
       claim(txn);
       return Status::Ok();
@@ -391,69 +386,41 @@ class PostgresCatalog final : public Catalog {
   }
 
   Status ReleaseLeases(const std::string& owner) override {
-    return session_->Transact([&](pqxx::work& txn) -> Status {
-      txn.exec_params(
-          "UPDATE facefill_scan_status SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1", owner);
-      return Status::Ok();
-    });
+    return session_->Execute(
+        "UPDATE facefill_scan_status SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1", owner);
   }
 
   Result<int64_t> CountLiveLeases() override {
-    return Scalar(
+    return session_->QueryInt(
         "SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('pending', 'error') AND lease_expires_at > now()");
   }
 
   Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) override {
-    std::vector<StoredFace> faces;
-    if (ids.empty()) return faces;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      faces.clear();
-      for (const auto& row : txn.exec_params(std::string("SELECT ") + kFaceColumns +
-                                                 " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id "
-                                                 "WHERE f.id = ANY($1::uuid[])",
-                                             ArrayLiteral(ids))) {
-        faces.push_back(ReadFace(row));
-      }
-      return Status::Ok();
-    }));
-    return faces;
+    if (ids.empty()) return std::vector<StoredFace>{};
+    return Rows(session_->Query(std::string("SELECT ") + kFaceColumns +
+                                    " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id "
+                                    "WHERE f.id = ANY($1::uuid[])",
+                                ArrayLiteral(ids)),
+                ReadFace);
   }
 
   Result<std::vector<std::string>> AllFaceIds() override {
-    std::vector<std::string> ids;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      ids.clear();
-      for (const auto& row : txn.exec("SELECT id::text FROM face_instances ORDER BY id")) {
-        ids.push_back(row[0].as<std::string>());
-      }
-      return Status::Ok();
-    }));
-    return ids;
+    return Rows(session_->Query("SELECT id::text FROM face_instances ORDER BY id"), FirstColumn<std::string>);
   }
 
   Result<std::vector<int64_t>> AssetsWithMissingFaces() override {
-    std::vector<int64_t> ids;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      ids.clear();
-      for (const auto& row :
-           txn.exec("SELECT s.asset_id FROM facefill_scan_status s WHERE s.status IN ('done', 'no_faces') AND "
-                    "s.face_count <> (SELECT COUNT(*) FROM face_instances f WHERE f.asset_id = s.asset_id) "
-                    "ORDER BY s.asset_id")) {
-        ids.push_back(row[0].as<int64_t>());
-      }
-      return Status::Ok();
-    }));
-    return ids;
+    return Rows(
+        session_->Query("SELECT s.asset_id FROM facefill_scan_status s WHERE s.status IN ('done', 'no_faces') AND "
+                        "s.face_count <> (SELECT COUNT(*) FROM face_instances f WHERE f.asset_id = s.asset_id) "
+                        "ORDER BY s.asset_id"),
+        FirstColumn<int64_t>);
   }
 
   Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) override {
-    return session_->Transact([&](pqxx::work& txn) -> Status {
-      txn.exec_params(
-          "UPDATE facefill_scan_status SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL WHERE "
-          "asset_id = ANY($1::int[]) OR asset_id IN (SELECT asset_id FROM face_instances WHERE id = ANY($2::uuid[]))",
-          ArrayLiteral(asset_ids), ArrayLiteral(face_ids));
-      return Status::Ok();
-    });
+    return session_->Execute(
+        "UPDATE facefill_scan_status SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL WHERE "
+        "asset_id = ANY($1::int[]) OR asset_id IN (SELECT asset_id FROM face_instances WHERE id = ANY($2::uuid[]))",
+        ArrayLiteral(asset_ids), ArrayLiteral(face_ids));
   }
 
   Result<CatalogStats> Stats() override {
@@ -481,36 +448,15 @@ class PostgresCatalog final : public Catalog {
   }
 
   Status AddLibraryRoot(const std::string& canonical_path) override {
-    return session_->Transact([&](pqxx::work& txn) -> Status {
-      txn.exec_params("INSERT INTO facefill_library_roots(path) VALUES ($1) ON CONFLICT (path) DO NOTHING",
-                      canonical_path);
-      return Status::Ok();
-    });
+    return session_->Execute("INSERT INTO facefill_library_roots(path) VALUES ($1) ON CONFLICT (path) DO NOTHING",
+                             canonical_path);
   }
 
   Result<std::vector<std::string>> LibraryRoots() override {
-    std::vector<std::string> roots;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      roots.clear();
-      for (const auto& row : txn.exec("SELECT path FROM facefill_library_roots ORDER BY path")) {
-        roots.push_back(row[0].as<std::string>());
-      }
-      return Status::Ok();
-    }));
-    return roots;
+    return Rows(session_->Query("SELECT path FROM facefill_library_roots ORDER BY path"), FirstColumn<std::string>);
   }
 
  private:
-  template <typename... Args>
-  Result<int64_t> Scalar(const std::string& sql, Args&&... args) {
-    int64_t value = 0;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      value = txn.exec_params1(sql, args...)[0].template as<int64_t>();
-      return Status::Ok();
-    }));
-    return value;
-  }
-
   std::unique_ptr<pg::Session> session_;
   CatalogOptions options_;
 };

@@ -23,6 +23,33 @@ class Session {
   // are serialised: one transaction at a time per session.
   Status Transact(const std::function<Status(pqxx::work&)>& body);
 
+  // One statement in its own transaction (retried like Transact); the rows outlive the transaction.
+  template <typename... Args>
+  Result<pqxx::result> Query(const std::string& sql, Args&&... args) {
+    pqxx::result rows;
+    FACEFILL_RETURN_IF_ERROR(Transact([&](pqxx::work& txn) -> Status {
+      rows = txn.exec_params(sql, args...);
+      return Status::Ok();
+    }));
+    return rows;
+  }
+
+  // One statement whose rows, if any, are not needed.
+  template <typename... Args>
+  Status Execute(const std::string& sql, Args&&... args) {
+    auto rows = Query(sql, std::forward<Args>(args)...);
+    return rows.ok() ? Status::Ok() : rows.status();
+  }
+
+  // The first column of the first row of a query, as an integer.
+  template <typename... Args>
+  Result<int64_t> QueryInt(const std::string& sql, Args&&... args) {
+    auto rows = Query(sql, std::forward<Args>(args)...);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return Status(StatusCode::kDatabaseError, "query returned no row: " + sql);
+    return (*rows)[0][0].template as<int64_t>();
+  }
+
   const std::string& redacted_url() const { return redacted_url_; }
 
  private:

@@ -1,8 +1,8 @@
 // The embedded catalog: the image-search service's image_assets and face_instances tables plus facefill's own
 // scan status, in one SQLite file, with versioned migrations.
-#include <nlohmann/json.hpp>
 
 #include "facefill/catalog.h"
+#include "landmarks_json.h"
 #include "sqlite_db.h"
 #include "sqlite_url.h"
 
@@ -11,8 +11,6 @@ namespace {
 
 using sqlite::Database;
 using sqlite::Statement;
-
-constexpr const char* kLandmarkNames[5] = {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"};
 
 // Each entry migrates the schema from version i to i + 1. Only append.
 const std::vector<std::string> kMigrations = {
@@ -70,12 +68,6 @@ CREATE TABLE IF NOT EXISTS facefill_library_roots (
 );
 )sql",
 };
-
-std::string LandmarksJson(const FiveLandmarks& landmarks) {
-  nlohmann::json j = nlohmann::json::object();
-  for (int i = 0; i < 5; ++i) j[kLandmarkNames[i]] = {landmarks[i].x, landmarks[i].y};
-  return j.dump();
-}
 
 std::string Placeholders(size_t n) {
   std::string s;
@@ -254,7 +246,7 @@ class SqliteCatalog final : public Catalog {
           }
           for (const auto& f : outcome.faces) {
             upsert->Bind(1, f.id).Bind(2, f.asset_id).Bind(3, int64_t{f.bbox_x}).Bind(4, int64_t{f.bbox_y});
-            upsert->Bind(5, int64_t{f.bbox_w}).Bind(6, int64_t{f.bbox_h}).Bind(7, LandmarksJson(f.landmarks));
+            upsert->Bind(5, int64_t{f.bbox_w}).Bind(6, int64_t{f.bbox_h}).Bind(7, LandmarksJson(f.landmarks).dump());
             upsert->Bind(8, double{f.detection_confidence}).Bind(9, double{f.quality_score}).Bind(10, f.id);
             FACEFILL_RETURN_IF_ERROR(upsert->Run());
           }

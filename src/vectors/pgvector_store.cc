@@ -19,41 +19,28 @@ class PgvectorStore final : public VectorStore {
   Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) override {
     std::vector<VectorMatch> matches;
     if (top_k <= 0) return matches;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      matches.clear();
-      // Ordered by distance alone so the HNSW index serves it; the similarity floor is applied afterwards.
-      for (const auto& row :
-           txn.exec_params("SELECT face_id::text, asset_id, 1 - (embedding <=> $1::vector) FROM facefill_face_vectors "
-                           "ORDER BY embedding <=> $1::vector LIMIT $2",
-                           nlohmann::json(query).dump(), top_k)) {
-        VectorMatch m{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<float>()};
-        if (m.similarity >= min_similarity) matches.push_back(std::move(m));
-      }
-      return Status::Ok();
-    }));
+    // Ordered by distance alone so the HNSW index serves it; the similarity floor is applied afterwards.
+    auto rows = session_->Query(
+        "SELECT face_id::text, asset_id, 1 - (embedding <=> $1::vector) FROM facefill_face_vectors "
+        "ORDER BY embedding <=> $1::vector LIMIT $2",
+        nlohmann::json(query).dump(), top_k);
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : *rows) {
+      VectorMatch m{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<float>()};
+      if (m.similarity >= min_similarity) matches.push_back(std::move(m));
+    }
     return matches;
   }
 
   Result<std::vector<std::string>> AllIds() override {
+    auto rows = session_->Query("SELECT face_id::text FROM facefill_face_vectors ORDER BY face_id");
+    if (!rows.ok()) return rows.status();
     std::vector<std::string> ids;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      ids.clear();
-      for (const auto& row : txn.exec("SELECT face_id::text FROM facefill_face_vectors ORDER BY face_id")) {
-        ids.push_back(row[0].as<std::string>());
-      }
-      return Status::Ok();
-    }));
+    for (const auto& row : *rows) ids.push_back(row[0].as<std::string>());
     return ids;
   }
 
-  Result<int64_t> Count() override {
-    int64_t n = 0;
-    FACEFILL_RETURN_IF_ERROR(session_->Transact([&](pqxx::work& txn) -> Status {
-      n = txn.exec1("SELECT COUNT(*) FROM facefill_face_vectors")[0].as<int64_t>();
-      return Status::Ok();
-    }));
-    return n;
-  }
+  Result<int64_t> Count() override { return session_->QueryInt("SELECT COUNT(*) FROM facefill_face_vectors"); }
 
   std::string Describe() const override { return "pgvector in " + session_->redacted_url(); }
 

@@ -70,7 +70,9 @@ Result<json> ParseResult(long http_status, const std::string& body) {
     } else {
       why = body.substr(0, 200);
     }
-    return Status(StatusCode::kVectorStoreError, "Qdrant answered HTTP " + std::to_string(http_status) + ": " + why);
+    // 404 (a missing collection) is its own code, so callers can tell "nothing there" from a failure.
+    return Status(http_status == 404 ? StatusCode::kNotFound : StatusCode::kVectorStoreError,
+                  "Qdrant answered HTTP " + std::to_string(http_status) + ": " + why);
   }
   if (!parsed.is_object() || !parsed.contains("result"))
     return Malformed("no result in a " + std::to_string(http_status));

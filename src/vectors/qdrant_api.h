@@ -31,7 +31,8 @@ nlohmann::json ScrollBody(int limit, const std::optional<nlohmann::json>& offset
 // POST /collections/{name}/points/count: Schemas['CountRequest'].
 nlohmann::json CountBody();
 
-// An answer: the `result` member of a 2xx body, or an error that quotes Qdrant's `status.error`.
+// An answer: the `result` member of a 2xx body, or an error that quotes Qdrant's `status.error` (kNotFound for a
+// 404, kVectorStoreError otherwise).
 Result<nlohmann::json> ParseResult(long http_status, const std::string& body);
 // GET /collections/{name} result -> the vector size (single unnamed vector).
 Result<int> ParseVectorSize(const nlohmann::json& result);

@@ -161,9 +161,7 @@ class QdrantStore final : public VectorStore {
  private:
   std::string Collection() const { return "/collections/" + options_.collection; }
 
-  static bool IsMissingCollection(const Status& s) {
-    return s.code() == StatusCode::kVectorStoreError && s.message().find("HTTP 404") != std::string::npos;
-  }
+  static bool IsMissingCollection(const Status& s) { return s.code() == StatusCode::kNotFound; }
 
   // One request with retries: transport failures, 429 and 5xx are retried with backoff; other answers are final.
   Result<json> Request(http::Client& client, const std::string& method, const std::string& path, const json& body) {

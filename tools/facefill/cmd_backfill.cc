@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include "facefill/runtime.h"
 #include "facefill/worker.h"
 #include "model_flags.h"
+#include "pipeline_flags.h"
 #include "queue_flags.h"
 #include "signals.h"
 #include "store_flags.h"
@@ -160,27 +160,14 @@ void RegisterBackfill(CLI::App* app) {
   cmd->add_option("--offset", o.offset, "Skip the first N pending assets")->capture_default_str();
   cmd->add_option("--min-confidence", o.min_confidence, "Drop faces scoring lower")->capture_default_str();
   cmd->add_option("--min-face-size", o.min_face_size, "Drop faces smaller than this (px)")->capture_default_str();
-  cmd->add_option("--batch-size", o.batch_size, "Faces per embedder call")->capture_default_str();
-  cmd->add_option("--decode-threads", o.decode_threads, "Image decoding threads")->capture_default_str();
-  cmd->add_option("--workers", o.workers, "Inference threads (0: one per core)")->capture_default_str();
-  cmd->add_option("--write-batch", o.write_batch, "Assets per transaction")->capture_default_str();
-  cmd->add_option("--max-pixels", o.decode.max_pixels, "Refuse larger images")->capture_default_str();
-  cmd->add_option("--max-file-size", o.decode.max_file_bytes, "Refuse larger files (bytes)")->capture_default_str();
-  cmd->add_option("--decode-scale", o.decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")
-      ->capture_default_str();
+  AddPipelineFlags(cmd, &o);
   cmd->add_option("--malloc-tuning", flags->malloc_tuning,
                   "Reuse large buffers instead of fresh mappings: auto (on unless --sequential), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  cmd->add_option("--library-root", o.library_roots,
-                  "Read only files inside these folders (in addition to the roots `scan` recorded)");
   cmd->add_flag("--sequential", o.sequential, "The old algorithm, one image at a time (baseline)");
   cmd->add_flag("--rescan", o.rescan, "Re-detect scanned assets too; matched faces keep their ids");
   cmd->add_flag("--retry-errors", o.retry_errors, "Retry assets whose last scan failed");
-  cmd->add_option("--lease-seconds", o.lease_seconds,
-                  "Shared catalogs: an asset leased but not committed for this long is taken over by another worker")
-      ->capture_default_str();
-  cmd->add_option("--claim-batch", o.claim_batch, "Shared catalogs: assets leased at a time")->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print the final report as JSON");
   cmd->add_flag("-q,--quiet", flags->quiet, "No progress output");
   cmd->add_option("--queue", flags->queue,

@@ -12,8 +12,6 @@
 namespace facefill::cli {
 namespace {
 
-constexpr const char* kLandmarkNames[5] = {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"};
-
 struct DetectFlags {
   std::vector<std::string> images;
   ModelFlags models;

@@ -8,6 +8,7 @@
 #include "facefill/url.h"
 #include "facefill/worker.h"
 #include "model_flags.h"
+#include "pipeline_flags.h"
 #include "queue_flags.h"
 #include "signals.h"
 #include "store_flags.h"
@@ -55,18 +56,11 @@ int Run(WorkerFlags& flags) {
 
 void RegisterWorker(CLI::App* app) {
   auto flags = std::make_shared<WorkerFlags>();
-  auto& b = flags->options.backfill;
   CLI::App* cmd = app->add_subcommand("worker", "Run queued backfill jobs (Redis) on a shared PostgreSQL catalog");
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
   AddQueueFlag(cmd, &flags->queue);
-  cmd->add_option("--workers", b.workers, "Inference threads (0: one per core)")->capture_default_str();
-  cmd->add_option("--decode-threads", b.decode_threads, "Image decoding threads")->capture_default_str();
-  cmd->add_option("--batch-size", b.batch_size, "Faces per embedder call")->capture_default_str();
-  cmd->add_option("--write-batch", b.write_batch, "Assets per transaction")->capture_default_str();
-  cmd->add_option("--claim-batch", b.claim_batch, "Assets leased at a time")->capture_default_str();
-  cmd->add_option("--lease-seconds", b.lease_seconds, "An asset not committed by then goes to another worker")
-      ->capture_default_str();
+  AddPipelineFlags(cmd, &flags->options.backfill);
   cmd->add_option("--visibility-timeout", flags->visibility_seconds,
                   "Seconds without a heartbeat after which this worker counts as gone")
       ->capture_default_str();
