@@ -25,7 +25,7 @@ enum class StatusCode {
   kDatabaseError,      // the catalog failed
   kVectorStoreError,   // the vector store failed
   kQueueError,         // the job queue failed
-  kUnavailable,        // a service stayed unreachable after every retry
+  kUnavailable,        // a service cannot be reached for now: retried, and final once the retries run out
   kCancelled,          // the operation was interrupted on request
   kInternal,           // a bug
 };

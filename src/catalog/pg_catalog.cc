@@ -6,7 +6,7 @@
 #include <set>
 
 #include "catalog_backends.h"
-#include "landmarks_json.h"
+#include "facefill/landmarks_json.h"
 #include "pg_session.h"
 
 namespace facefill {
@@ -14,6 +14,8 @@ namespace {
 
 using nlohmann::json;
 using pg::ArrayLiteral;
+using pg::FirstColumn;
+using pg::Rows;
 
 // The service's tables, as design.md describes them; run only when image_assets does not exist yet.
 constexpr const char* kServiceSchema = R"sql(
@@ -117,21 +119,6 @@ StoredFace ReadFace(const pqxx::row& row) {
   f.detection_confidence = row[6].as<float>();
   f.asset_path = row[7].as<std::string>();
   return f;
-}
-
-// Every row of a query through `read`, or the query's error.
-template <typename T>
-Result<std::vector<T>> Rows(Result<pqxx::result> rows, T (*read)(const pqxx::row&)) {
-  if (!rows.ok()) return rows.status();
-  std::vector<T> out;
-  out.reserve(rows->size());
-  for (const auto& row : *rows) out.push_back(read(row));
-  return out;
-}
-
-template <typename T>
-T FirstColumn(const pqxx::row& row) {
-  return row[0].as<T>();
 }
 
 std::string PendingWhere(const PendingQuery& q) {
@@ -269,14 +256,14 @@ class PostgresCatalog final : public Catalog {
       // Lock these assets' status rows and leave out the ones that are not ours to write: with a lease owner, every
       // asset whose lease we no longer hold (taken over after it expired, and maybe committed already); without
       // one, assets a worker holds a live lease on.
+      const char* not_ours = lease_owner.empty()
+                                 ? "lease_owner IS NOT NULL AND lease_owner <> $2 AND lease_expires_at > now()"
+                                 : "lease_owner IS DISTINCT FROM $2";
       std::set<int64_t> taken_over;
-      for (const auto& row : txn.exec_params(
-               lease_owner.empty()
-                   ? "SELECT asset_id FROM facefill_scan_status WHERE asset_id = ANY($1::int[]) AND lease_owner IS "
-                     "NOT NULL AND lease_owner <> $2 AND lease_expires_at > now() ORDER BY asset_id FOR UPDATE"
-                   : "SELECT asset_id FROM facefill_scan_status WHERE asset_id = ANY($1::int[]) AND lease_owner IS "
-                     "DISTINCT FROM $2 ORDER BY asset_id FOR UPDATE",
-               ArrayLiteral(ids), lease_owner)) {
+      for (const auto& row : txn.exec_params(std::string("SELECT asset_id FROM facefill_scan_status WHERE asset_id = "
+                                                         "ANY($1::int[]) AND ") +
+                                                 not_ours + " ORDER BY asset_id FOR UPDATE",
+                                             ArrayLiteral(ids), lease_owner)) {
         taken_over.insert(row[0].as<int64_t>());
       }
       json faces = json::array(), statuses = json::array();

@@ -25,9 +25,9 @@ Result<std::unique_ptr<Session>> Session::Open(const std::string& url, const Ret
   Status status = RetryWithBackoff(
       retry, [&] { return session->Connect(); }, IsRetryableError,
       [&](const Status& s, auto delay) {
-        spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", session->redacted_url_, Final(s).message(), delay.count());
+        spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", session->redacted_url_, s.message(), delay.count());
       });
-  if (!status.ok()) return Final(status);
+  if (!status.ok()) return status;
   return session;
 }
 
@@ -75,9 +75,9 @@ Status Session::Transact(const std::function<Status(pqxx::work&)>& body) {
     }
   };
   Status status = RetryWithBackoff(retry_, attempt, IsRetryableError, [&](const Status& s, auto delay) {
-    spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", redacted_url_, Final(s).message(), delay.count());
+    spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", redacted_url_, s.message(), delay.count());
   });
-  return Final(status);
+  return status;
 }
 
 }  // namespace facefill::pg

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "../core/retry.h"
 #include "facefill/status.h"
@@ -76,6 +77,22 @@ std::string ArrayLiteral(const Container& values) {
     }
   }
   return out + "}";
+}
+
+// Every row of a query through `read`, or the query's error.
+template <typename T>
+Result<std::vector<T>> Rows(Result<pqxx::result> rows, T (*read)(const pqxx::row&)) {
+  if (!rows.ok()) return rows.status();
+  std::vector<T> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) out.push_back(read(row));
+  return out;
+}
+
+// A row's first column, as a `read` for Rows.
+template <typename T>
+T FirstColumn(const pqxx::row& row) {
+  return row[0].as<T>();
 }
 
 }  // namespace facefill::pg

@@ -2,7 +2,7 @@
 // scan status, in one SQLite file, with versioned migrations.
 
 #include "facefill/catalog.h"
-#include "landmarks_json.h"
+#include "facefill/landmarks_json.h"
 #include "sqlite_db.h"
 #include "sqlite_url.h"
 

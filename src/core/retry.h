@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <string_view>
 #include <thread>
+#include <utility>
 
 #include "facefill/status.h"
 
@@ -31,19 +31,11 @@ Status RetryWithBackoff(const RetryOptions& options, Attempt&& attempt, Retryabl
   }
 }
 
-// A failure worth another try (a lost connection, a refused connect, a serialisation failure) is kUnavailable
-// with a marker, so retry loops can tell it from a final error; Final() removes the marker once retries end.
-inline constexpr std::string_view kRetryMarker = "[retryable] ";
+// A failure worth another try (a lost connection, a refused connect, a serialisation failure) is kUnavailable, and
+// only such failures are: retry loops retry exactly those, and one that outlasts the retries reaches the caller as
+// it is, telling it the service is gone.
+inline Status RetryableError(std::string message) { return Status(StatusCode::kUnavailable, std::move(message)); }
 
-inline Status RetryableError(const std::string& message) {
-  return Status(StatusCode::kUnavailable, std::string(kRetryMarker) + message);
-}
-
-inline bool IsRetryableError(const Status& s) { return s.message().rfind(kRetryMarker, 0) == 0; }
-
-inline Status Final(Status s) {
-  if (!IsRetryableError(s)) return s;
-  return Status(StatusCode::kUnavailable, s.message().substr(kRetryMarker.size()));
-}
+inline bool IsRetryableError(const Status& s) { return s.code() == StatusCode::kUnavailable; }
 
 }  // namespace facefill

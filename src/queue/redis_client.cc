@@ -106,8 +106,8 @@ Result<std::unique_ptr<Client>> Client::Open(const std::string& url, const Clien
   std::lock_guard lock(client->mutex_);
   Status status = RetryWithBackoff(
       options.retry, [&] { return client->Connect(); }, IsRetryableError,
-      [&](const Status& s, auto delay) { spdlog::warn("{}; retrying in {} ms", Final(s).message(), delay.count()); });
-  if (!status.ok()) return Final(status);
+      [&](const Status& s, auto delay) { spdlog::warn("{}; retrying in {} ms", s.message(), delay.count()); });
+  if (!status.ok()) return status;
   return client;
 }
 
@@ -169,7 +169,7 @@ Result<Reply> Client::BlockingCommand(const std::vector<std::string>& args, int 
       },
       IsRetryableError,
       [&](const Status& s, auto delay) { spdlog::warn("{}; retrying in {} ms", s.message(), delay.count()); });
-  if (!status.ok()) return Final(status);
+  if (!status.ok()) return status;
   return result;
 }
 

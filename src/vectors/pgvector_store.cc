@@ -33,11 +33,8 @@ class PgvectorStore final : public VectorStore {
   }
 
   Result<std::vector<std::string>> AllIds() override {
-    auto rows = session_->Query("SELECT face_id::text FROM facefill_face_vectors ORDER BY face_id");
-    if (!rows.ok()) return rows.status();
-    std::vector<std::string> ids;
-    for (const auto& row : *rows) ids.push_back(row[0].as<std::string>());
-    return ids;
+    return pg::Rows(session_->Query("SELECT face_id::text FROM facefill_face_vectors ORDER BY face_id"),
+                    pg::FirstColumn<std::string>);
   }
 
   Result<int64_t> Count() override { return session_->QueryInt("SELECT COUNT(*) FROM facefill_face_vectors"); }

@@ -181,11 +181,11 @@ class QdrantStore final : public VectorStore {
           result = qdrant::ParseResult(response->status, response->body);
           if (result.ok()) return Status::Ok();
           if (response->status == 429 || response->status >= 500) {
-            result = Status(StatusCode::kUnavailable, result.status().message());
+            result = RetryableError(result.status().message());
           }
           return result.status();
         },
-        [](const Status& s) { return s.code() == StatusCode::kUnavailable; }, [](const Status&, auto) {});
+        IsRetryableError, [](const Status&, auto) {});
     if (!status.ok() && status.code() == StatusCode::kUnavailable) {
       return Status(StatusCode::kUnavailable,
                     status.message() + " (after " + std::to_string(retry.attempts) + " tries)");

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "facefill/backfill.h"
 #include "facefill/image.h"
+#include "facefill/landmarks_json.h"
 #include "model_flags.h"
 
 namespace facefill::cli {
@@ -23,9 +24,7 @@ struct DetectFlags {
 nlohmann::json FaceJson(const AnalyzedFace& face, bool with_embedding) {
   const auto& d = face.detection;
   nlohmann::json j = {{"bbox", {d.box.x1, d.box.y1, d.box.x2, d.box.y2}}, {"score", d.score}};
-  nlohmann::json landmarks = nlohmann::json::object();
-  for (int i = 0; i < 5; ++i) landmarks[kLandmarkNames[i]] = {d.landmarks[i].x, d.landmarks[i].y};
-  j["landmarks"] = landmarks;
+  j["landmarks"] = LandmarksJson(d.landmarks);
   if (with_embedding) j["embedding"] = face.embedding;
   return j;
 }

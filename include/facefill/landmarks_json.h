@@ -1,4 +1,5 @@
-// Landmarks as the image-search service stores them: {"left_eye": [x, y], ..., "mouth_right": [x, y]}.
+// Landmarks as the image-search service stores them (and `facefill detect --json` prints them):
+// {"left_eye": [x, y], ..., "mouth_right": [x, y]}. Header-only; users link nlohmann-json themselves.
 #pragma once
 
 #include <nlohmann/json.hpp>
