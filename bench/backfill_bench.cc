@@ -146,7 +146,9 @@ FreshDb FreshCatalog(const fs::path& work, const std::string& label, const std::
 json BackfillRun(const Flags& f, const fs::path& work, const std::string& label, std::vector<std::string> extra,
                  const std::string& postgres_admin = "") {
   FreshDb db = FreshCatalog(work, label, postgres_admin);
-  auto scan = RunCli({"scan", "--db", db.url, f.corpus});
+  std::vector<std::string> scan_args = {"scan", "--db", db.url, f.corpus};
+  if (!postgres_admin.empty()) scan_args.push_back("--standalone");  // a database of facefill's own
+  auto scan = RunCli(scan_args);
   if (scan.exit_code != 0) return {{"error", "scan failed"}};
   std::vector<std::string> args = {"backfill", "--db", db.url, "--json", "-q"};
   auto models = ModelArgs(f);

@@ -36,7 +36,7 @@ std::map<std::string, StoredRow> ReadRows(const fs::path& db_path) {
   sqlite3_stmt* stmt = nullptr;
   sqlite3_prepare_v2(db,
                      "SELECT f.id, f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, v.embedding FROM "
-                     "face_instances f LEFT JOIN facefill_face_vectors v ON v.face_id = f.id",
+                     "face_instances f LEFT JOIN facefill_face_vectors v ON v.face_id = f.qdrant_point_id",
                      -1, &stmt, nullptr);
   std::map<std::string, StoredRow> rows;
   while (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -120,9 +120,9 @@ TEST_F(BackfillTest, StoresExactlyTheFacesDetectFindsAndSearchFindsThePerson) {
       expected[entry.path().lexically_normal().string()].insert({x1, y1, w, h});
     }
   }
-  auto ids = catalog_->AllFaceIds();
+  auto ids = catalog_->AllPointIds();
   ASSERT_TRUE(ids.ok());
-  auto faces = catalog_->FacesByIds(*ids);
+  auto faces = catalog_->FacesByPointIds(*ids);
   ASSERT_TRUE(faces.ok());
   for (const auto& f : *faces) stored[f.asset_path].insert({f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h});
   EXPECT_EQ(stored, expected);

@@ -37,7 +37,7 @@ std::map<std::string, std::string> Snapshot(const fs::path& db_path) {
   sqlite3_prepare_v2(db,
                      "SELECT f.id, f.asset_id || ' ' || f.bbox_x || ' ' || f.bbox_y || ' ' || f.bbox_w || ' ' || "
                      "f.bbox_h, hex(v.embedding) FROM face_instances f LEFT JOIN facefill_face_vectors v ON "
-                     "v.face_id = f.id",
+                     "v.face_id = f.qdrant_point_id",
                      -1, &stmt, nullptr);
   std::map<std::string, std::string> rows;
   while (sqlite3_step(stmt) == SQLITE_ROW) {

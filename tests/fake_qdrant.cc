@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <regex>
 
 #include "facefill/face.h"
@@ -172,6 +173,34 @@ size_t FakeQdrant::PointCount(const std::string& name) {
   return collections_.count(name) ? collections_[name].points.size() : 0;
 }
 
+void FakeQdrant::PutPoint(const std::string& name, const std::string& id, std::vector<float> vector, json payload) {
+  std::lock_guard lock(mutex_);
+  collections_[name].points[id] = {std::move(vector), std::move(payload)};
+}
+
+json FakeQdrant::Payload(const std::string& name, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto c = collections_.find(name);
+  if (c == collections_.end() || c->second.points.count(id) == 0) return nullptr;
+  return c->second.points[id].payload;
+}
+
+std::vector<float> FakeQdrant::Vector(const std::string& name, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto c = collections_.find(name);
+  if (c == collections_.end() || c->second.points.count(id) == 0) return {};
+  return c->second.points[id].vector;
+}
+
+std::vector<std::string> FakeQdrant::PointIds(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  if (collections_.count(name) != 0) {
+    for (const auto& [id, point] : collections_[name].points) ids.push_back(id);
+  }
+  return ids;
+}
+
 void FakeQdrant::Serve(int fd) {
   std::string buffer;
   RecordedRequest request;
@@ -258,6 +287,52 @@ FakeQdrant::Answer FakeQdrant::Handle(const RecordedRequest& r) {
   if (rest == "/points/delete" && r.method == "POST") {
     for (const auto& id : body["points"]) c.points.erase(IdText(id));
     return {200, done};
+  }
+  // Retrieve: the points found, in the order asked, with their vector when asked for.
+  if (rest == "/points" && r.method == "POST") {
+    json points = json::array();
+    for (const auto& id : body["ids"]) {
+      auto p = c.points.find(IdText(id));
+      if (p == c.points.end()) continue;
+      json record = {{"id", p->first}};
+      if (body.value("with_vector", false)) record["vector"] = p->second.vector;
+      if (body.value("with_payload", true)) record["payload"] = p->second.payload;
+      points.push_back(std::move(record));
+    }
+    return {200, Ok(points)};
+  }
+  // Set payload: merged into each listed point (a missing point is an error, as in Qdrant).
+  auto set_payload = [&](const json& op) -> std::optional<Answer> {
+    for (const auto& id : op["points"]) {
+      if (c.points.count(IdText(id)) == 0) return Answer{404, Error("Not found: No point with id " + IdText(id))};
+    }
+    for (const auto& id : op["points"]) c.points[IdText(id)].payload.update(op["payload"]);
+    return std::nullopt;
+  };
+  if (rest == "/points/payload" && r.method == "POST") {
+    if (auto error = set_payload(body)) return *error;
+    return {200, done};
+  }
+  // Batch: update_vectors and set_payload, applied in order; the first failure answers for the batch.
+  if (rest == "/points/batch" && r.method == "POST") {
+    json results = json::array();
+    for (const auto& op : body["operations"]) {
+      if (op.contains("update_vectors")) {
+        for (const auto& p : op["update_vectors"]["points"]) {
+          auto point = c.points.find(IdText(p["id"]));
+          if (point == c.points.end()) return {404, Error("Not found: No point with id " + IdText(p["id"]))};
+          auto v = p["vector"].get<std::vector<float>>();
+          if (static_cast<int>(v.size()) != c.size) return {400, Error("Wrong input: Vector dimension error")};
+          point->second.vector = std::move(v);
+        }
+      } else if (op.contains("set_payload")) {
+        if (auto error = set_payload(op["set_payload"])) return *error;
+      } else {
+        return {400, Error("Format error in JSON body: unsupported operation in this test server")};
+      }
+      results.push_back({{"operation_id", ++operation_}, {"status", "completed"}});
+    }
+    return {200, Ok(results)};
   }
   if (rest == "/points/count" && r.method == "POST") return {200, Ok({{"count", c.points.size()}})};
   if (rest == "/points/scroll" && r.method == "POST") {

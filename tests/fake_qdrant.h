@@ -39,9 +39,15 @@ class FakeQdrant {
   std::vector<RecordedRequest> requests();
   // Requests whose target contains `match`.
   int CountRequests(const std::string& match);
-  // Pre-creates a collection (to test dimension mismatches).
+  // Pre-creates a collection (to test dimension mismatches, or to seed one as the service leaves it).
   void CreateCollection(const std::string& name, int size);
   size_t PointCount(const std::string& name);
+  // Writes a point directly, as the service would have (seeding).
+  void PutPoint(const std::string& name, const std::string& id, std::vector<float> vector, nlohmann::json payload);
+  // A stored point's payload / vector; null / empty when there is no such point.
+  nlohmann::json Payload(const std::string& name, const std::string& id);
+  std::vector<float> Vector(const std::string& name, const std::string& id);
+  std::vector<std::string> PointIds(const std::string& name);
 
  private:
   struct Point {

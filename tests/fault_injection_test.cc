@@ -26,6 +26,11 @@ class FaultyVectorStore final : public VectorStore {
     if (++calls_ >= fail_at_) return Status(StatusCode::kVectorStoreError, "injected: vector store returned 500");
     return inner_.Upsert(faces);
   }
+  Status Prepare(int dimension) override { return inner_.Prepare(dimension); }
+  Status UpdateVectors(const std::vector<const FaceRecord*>& faces) override { return inner_.UpdateVectors(faces); }
+  Result<std::map<std::string, Embedding>> Fetch(const std::vector<std::string>& ids) override {
+    return inner_.Fetch(ids);
+  }
   Status Delete(const std::vector<std::string>& ids) override { return inner_.Delete(ids); }
   Result<std::vector<VectorMatch>> Search(const Embedding& q, int k, float m) override {
     return inner_.Search(q, k, m);
@@ -49,15 +54,22 @@ class FaultyCatalog final : public Catalog {
   Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& ids) override {
     return inner_.FacesOfAssets(ids);
   }
-  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
-                     const std::string& owner) override {
+  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id, const std::string& owner,
+                     std::vector<std::string>* deleted) override {
     if (++calls_ >= fail_at_) return Status(StatusCode::kDatabaseError, "injected: connection lost mid-transaction");
-    return inner_.CommitScans(outcomes, model_id, owner);
+    return inner_.CommitScans(outcomes, model_id, owner, deleted);
   }
-  Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) override {
-    return inner_.FacesByIds(ids);
+  Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& ids) override {
+    return inner_.FacesByPointIds(ids);
   }
-  Result<std::vector<std::string>> AllFaceIds() override { return inner_.AllFaceIds(); }
+  Result<std::vector<std::string>> AllPointIds() override { return inner_.AllPointIds(); }
+  Result<std::vector<StoredFace>> SampleFaces(int limit) override { return inner_.SampleFaces(limit); }
+  Result<std::optional<std::string>> VectorModel(const std::string& store) override {
+    return inner_.VectorModel(store);
+  }
+  Status RecordVectorModel(const std::string& store, const std::string& model, int dimension) override {
+    return inner_.RecordVectorModel(store, model, dimension);
+  }
   Result<std::vector<int64_t>> AssetsWithMissingFaces() override { return inner_.AssetsWithMissingFaces(); }
   Status MarkForRescan(const std::vector<int64_t>& a, const std::vector<std::string>& f) override {
     return inner_.MarkForRescan(a, f);
@@ -84,8 +96,8 @@ class FaultInjectionTest : public ::testing::TestWithParam<bool> {
   Stores Open(const fs::path& db) { return std::move(OpenStores("sqlite:" + db.string(), "")).value(); }
   std::map<std::string, std::string> Faces(Stores& s) {
     std::map<std::string, std::string> faces;
-    auto ids = s.catalog->AllFaceIds();
-    auto rows = s.catalog->FacesByIds(*ids);
+    auto ids = s.catalog->AllPointIds();
+    auto rows = s.catalog->FacesByPointIds(*ids);
     for (const auto& f : *rows) {
       faces[f.id] = f.asset_path + " " + std::to_string(f.bbox_x) + "," + std::to_string(f.bbox_y) + "," +
                     std::to_string(f.bbox_w) + "," + std::to_string(f.bbox_h);

@@ -1,6 +1,8 @@
-// The PostgreSQL catalog and pgvector on a real PostgreSQL 15 (started by the CTest fixture): the same faces as the
-// SQLite backend, the service's schema left alone, pgvector search equal to exact search, leases that never hand
-// one asset to two workers, and reconnecting after the server drops the connection.
+// The PostgreSQL catalog and pgvector on a real PostgreSQL 15 (started by the CTest fixture), on a database of
+// facefill's own (--standalone): the same faces as the SQLite backend, the service's tables left as created,
+// facefill's objects only in its own schema, pgvector search equal to exact search, leases that never hand one asset
+// to two workers, and reconnecting after the server drops the connection. The image-search service's own database
+// is service_db_test's.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -46,8 +48,8 @@ std::vector<std::string> ServiceSchema(const std::string& url) {
        txn.exec("SELECT indexdef FROM pg_indexes WHERE tablename IN ('image_assets', 'face_instances') ORDER BY 1")) {
     lines.push_back(r[0].as<std::string>());
   }
-  // User triggers only: the foreign keys from facefill's own tables add PostgreSQL's internal referential triggers
-  // (that is how ON DELETE CASCADE reaches them), which are not part of the table's definition.
+  // User triggers only: foreign keys add PostgreSQL's internal referential triggers, which are not part of the
+  // table's definition.
   for (const auto& r :
        txn.exec("SELECT tgname FROM pg_trigger WHERE tgrelid IN ('image_assets'::regclass, 'face_instances'::regclass) "
                 "AND NOT tgisinternal ORDER BY 1")) {
@@ -69,7 +71,7 @@ std::map<std::string, StoredFaceRow> PostgresFaces(const std::string& url) {
   std::map<std::string, StoredFaceRow> faces;
   for (const auto& r :
        txn.exec("SELECT f.id::text, f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, v.embedding::text FROM "
-                "face_instances f JOIN facefill_face_vectors v ON v.face_id = f.id")) {
+                "face_instances f JOIN facefill.face_vectors v ON v.face_id = f.qdrant_point_id")) {
     auto e = nlohmann::json::parse(r[6].as<std::string>()).get<std::vector<float>>();
     faces[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int>(), r[3].as<int>(),
                                      r[4].as<int>(),     r[5].as<int>(), std::move(e)};
@@ -85,10 +87,12 @@ class PostgresBackendTest : public ::testing::Test {
     sqlite_dir_ = new TempDir;
     pg_url_ = new std::string(FreshPostgresDatabase("backend"));
     {
-      pqxx::connection conn(*pg_url_);
-      pqxx::nontransaction txn(conn);
-      std::ifstream in(std::string(FACEFILL_SOURCE_DIR) + "/tests/data/service_schema.sql");
-      txn.exec(std::string(std::istreambuf_iterator<char>(in), {}));
+      // --standalone creates the service's tables; they must stay exactly as created.
+      auto created = OpenStores(*pg_url_, "", {.standalone = true});
+      if (!created.ok()) {
+        setup_error_ = new std::string(created.status().ToString());
+        return;
+      }
     }
     schema_before_ = new std::vector<std::string>(ServiceSchema(*pg_url_));
     auto analyzer = testing::OpenDefaultAnalyzer();
@@ -131,12 +135,12 @@ class PostgresBackendTest : public ::testing::Test {
 TEST_F(PostgresBackendTest, WritesTheSameFacesAsSqlite) {
   // SQLite: face rows and their vectors, by id.
   Stores sqlite = Open(SqliteUrl());
-  auto ids = sqlite.catalog->AllFaceIds();
+  auto ids = sqlite.catalog->AllPointIds();
   ASSERT_TRUE(ids.ok());
   ASSERT_GT(ids->size(), 200u);
   auto pg = PostgresFaces(*pg_url_);
   ASSERT_EQ(pg.size(), ids->size());
-  auto rows = sqlite.catalog->FacesByIds(*ids);
+  auto rows = sqlite.catalog->FacesByPointIds(*ids);
   ASSERT_TRUE(rows.ok());
   for (const auto& f : *rows) {
     auto it = pg.find(f.id);
@@ -153,7 +157,7 @@ TEST_F(PostgresBackendTest, WritesTheSameFacesAsSqlite) {
     auto match = sqlite.vectors->Search(row.embedding, 1, -1.0f);
     ASSERT_TRUE(match.ok());
     ASSERT_EQ(match->size(), 1u);
-    EXPECT_EQ(match->front().face_id, id);
+    EXPECT_EQ(match->front().point_id, id);
     EXPECT_NEAR(match->front().similarity, 1.0f, 1e-5f);
     ++compared;
   }
@@ -196,19 +200,17 @@ TEST_F(PostgresBackendTest, ElementwiseEmbeddingsMatchWithin1e5) {
 
 TEST_F(PostgresBackendTest, LeavesTheServiceSchemaUntouched) {
   EXPECT_EQ(ServiceSchema(*pg_url_), *schema_before_);
-  // Only facefill_ objects (and the vector extension) were added.
+  // "public" holds the service's three tables and nothing else; facefill's objects are in its own schema.
   pqxx::connection conn(*pg_url_);
   pqxx::nontransaction txn(conn);
-  std::set<std::string> tables;
-  for (const auto& r : txn.exec("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")) {
-    tables.insert(r[0].as<std::string>());
+  std::set<std::string> public_tables, own_tables;
+  for (const auto& r : txn.exec("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('public', "
+                                "'facefill')")) {
+    (r[0].as<std::string>() == "public" ? public_tables : own_tables).insert(r[1].as<std::string>());
   }
-  for (const auto& t : tables) {
-    if (t == "image_assets" || t == "face_instances" || t == "persons") continue;
-    EXPECT_EQ(t.rfind("facefill_", 0), 0u) << t;
-  }
-  EXPECT_TRUE(tables.count("facefill_scan_status"));
-  EXPECT_TRUE(tables.count("facefill_face_vectors"));
+  EXPECT_EQ(public_tables, (std::set<std::string>{"face_instances", "image_assets", "persons"}));
+  EXPECT_TRUE(own_tables.count("scan_status"));
+  EXPECT_TRUE(own_tables.count("face_vectors"));
 }
 
 TEST_F(PostgresBackendTest, PgvectorTop5EqualsExactSearch) {
@@ -225,7 +227,7 @@ TEST_F(PostgresBackendTest, PgvectorTop5EqualsExactSearch) {
     ASSERT_EQ(exact->size(), 5u);
     for (size_t i = 0; i < 5; ++i) {
       // Equal ranks, or a tie in similarity that either order satisfies.
-      if ((*approx)[i].face_id != (*exact)[i].face_id) {
+      if ((*approx)[i].point_id != (*exact)[i].point_id) {
         EXPECT_NEAR((*approx)[i].similarity, (*exact)[i].similarity, 1e-5f) << "query " << id << " rank " << i;
       }
       EXPECT_NEAR((*approx)[i].similarity, (*exact)[i].similarity, 1e-4f);
@@ -233,6 +235,20 @@ TEST_F(PostgresBackendTest, PgvectorTop5EqualsExactSearch) {
     ++queries;
   }
   EXPECT_EQ(queries, static_cast<int>(faces.size()));
+}
+
+// pgvector's column takes the model's dimension when it is created; another dimension is then refused clearly.
+TEST_F(PostgresBackendTest, PgvectorTakesTheModelsDimensionAndRefusesAnother) {
+  Stores pg = Open(*pg_url_);
+  ASSERT_TRUE(pg.vectors->WrittenByCatalog());
+  EXPECT_TRUE(pg.vectors->Prepare(512).ok());
+  Status other = pg.vectors->Prepare(128);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.message().find("holds 512-d vectors but the model gives 128-d"), std::string::npos)
+      << other.message();
+  std::vector<FaceRecord> one(1);
+  EXPECT_FALSE(pg.vectors->Upsert({&one[0]}).ok()) << "its vectors are written by the catalog's commit";
 }
 
 TEST_F(PostgresBackendTest, CheckIsCleanAndASecondRunAddsNothing) {
@@ -252,7 +268,7 @@ class PostgresClaimsTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(testing::Services(), nullptr);
     url_ = FreshPostgresDatabase("claims");
-    auto catalog = OpenCatalog(url_);
+    auto catalog = OpenCatalog(url_, {.standalone = true});
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
     std::vector<AssetRecord> assets(kAssets);
     for (int i = 0; i < kAssets; ++i) assets[i].path = "/library/photo_" + std::to_string(i) + ".jpg";
@@ -263,7 +279,12 @@ class PostgresClaimsTest : public ::testing::Test {
 
   static std::vector<ScanOutcome> NoFaces(const std::vector<AssetRecord>& assets) {
     std::vector<ScanOutcome> out;
-    for (const auto& a : assets) out.push_back(ScanOutcome{a, ScanState::kNoFaces, {}, {}});
+    for (const auto& a : assets) {
+      ScanOutcome o;
+      o.asset = a;
+      o.state = ScanState::kNoFaces;
+      out.push_back(std::move(o));
+    }
     return out;
   }
 
@@ -289,7 +310,7 @@ TEST_F(PostgresClaimsTest, ConcurrentWorkersNeverShareAnAsset) {
           std::lock_guard lock(mutex);
           for (const auto& a : *batch) ++claimed_by[a.id];
         }
-        if (!(*catalog)->CommitScans(NoFaces(*batch), "test", request.owner).ok()) return void(++failures);
+        if (!(*catalog)->CommitScans(NoFaces(*batch), "test", request.owner, nullptr).ok()) return void(++failures);
       }
     });
   }
@@ -300,7 +321,7 @@ TEST_F(PostgresClaimsTest, ConcurrentWorkersNeverShareAnAsset) {
   pqxx::connection conn(url_);
   pqxx::nontransaction txn(conn);
   auto r = txn.exec1(
-      "SELECT COUNT(*), MIN(scan_count), MAX(scan_count), COUNT(lease_owner) FROM facefill_scan_status WHERE "
+      "SELECT COUNT(*), MIN(scan_count), MAX(scan_count), COUNT(lease_owner) FROM facefill.scan_status WHERE "
       "status = 'no_faces'");
   EXPECT_EQ(r[0].as<int>(), kAssets);
   EXPECT_EQ(r[1].as<int>(), 1);
@@ -329,18 +350,18 @@ TEST_F(PostgresClaimsTest, AnExpiredLeaseIsTakenOverAndTheLateCommitIsLeftToTheN
   ASSERT_EQ(taken->size(), 5u);
   EXPECT_EQ(taken->front().id, first->front().id) << "the expired lease goes to the next claimant";
   // a comes back late: its commit leaves the assets to b.
-  ASSERT_TRUE((*a)->CommitScans(NoFaces(*first), "test", "a").ok());
+  ASSERT_TRUE((*a)->CommitScans(NoFaces(*first), "test", "a", nullptr).ok());
   auto stats = (*a)->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->scanned, 0);
-  ASSERT_TRUE((*b)->CommitScans(NoFaces(*taken), "test", "b").ok());
+  ASSERT_TRUE((*b)->CommitScans(NoFaces(*taken), "test", "b", nullptr).ok());
   stats = (*a)->Stats();
   EXPECT_EQ(stats->scanned, 5);
   // a, later still, after b has committed: still left alone, so every asset is committed once.
-  ASSERT_TRUE((*a)->CommitScans(NoFaces(*first), "test", "a").ok());
+  ASSERT_TRUE((*a)->CommitScans(NoFaces(*first), "test", "a", nullptr).ok());
   pqxx::connection conn(url_);
   pqxx::nontransaction txn(conn);
-  EXPECT_EQ(txn.exec1("SELECT MAX(scan_count) FROM facefill_scan_status")[0].as<int>(), 1);
+  EXPECT_EQ(txn.exec1("SELECT MAX(scan_count) FROM facefill.scan_status")[0].as<int>(), 1);
   // Releasing gives b's other leases back at once.
   ASSERT_TRUE((*b)->ReleaseLeases("b").ok());
   live = (*b)->CountLiveLeases();

@@ -32,6 +32,7 @@ std::vector<FaceRecord> MakeFaces(int n, int dimension = 512, uint32_t seed = 1)
   for (int i = 0; i < n; ++i) {
     auto& f = faces[i];
     f.id = FaceId(1000 + i, i, i, 10, 10, "test");
+    f.point_id = f.id;
     f.asset_id = 1000 + i;
     f.bbox_x = i, f.bbox_y = i, f.bbox_w = 10, f.bbox_h = 10;
     f.detection_confidence = 0.9f;
@@ -77,7 +78,7 @@ TEST(QdrantStoreTest, CreatesTheCollectionWithTheServicePayloadIndexes) {
   auto faces = MakeFaces(3);
   ASSERT_TRUE(store->Upsert(Pointers(faces)).ok());
   auto requests = server.requests();
-  ASSERT_GE(requests.size(), 8u);
+  ASSERT_GE(requests.size(), 9u);
   EXPECT_EQ(requests[0].method, "GET");
   EXPECT_EQ(requests[0].target, "/collections/faces");
   EXPECT_EQ(requests[1].method, "PUT");
@@ -94,7 +95,8 @@ TEST(QdrantStoreTest, CreatesTheCollectionWithTheServicePayloadIndexes) {
                                                          {"cluster_id", "keyword"},
                                                          {"face_instance_id", "keyword"},
                                                          {"person_id", "keyword"},
-                                                         {"is_prototype", "bool"}}));
+                                                         {"is_prototype", "bool"},
+                                                         {"is_assigned", "bool"}}));
   const auto& upsert = requests.back();
   EXPECT_EQ(upsert.target, "/collections/faces/points?wait=true") << "durable before the catalog commits";
   auto point = nlohmann::json::parse(upsert.body)["points"][0];
@@ -106,7 +108,7 @@ TEST(QdrantStoreTest, CreatesTheCollectionWithTheServicePayloadIndexes) {
   EXPECT_EQ(point["payload"]["is_assigned"], false);
   // A second upsert does not look the collection up again.
   ASSERT_TRUE(store->Upsert(Pointers(faces)).ok());
-  EXPECT_EQ(server.CountRequests("/collections/faces/index"), 5);
+  EXPECT_EQ(server.CountRequests("/collections/faces/index"), 6);
   EXPECT_EQ(server.requests().size(), requests.size() + 1);
   KeepBodies(server);
 }
@@ -127,12 +129,55 @@ TEST(QdrantStoreTest, BatchesUpsertsAndSearchesScrollsAndCounts) {
   auto found = store->Search(faces[42].embedding, 5, 0.0f);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_FALSE(found->empty());
-  EXPECT_EQ(found->front().face_id, faces[42].id);
+  EXPECT_EQ(found->front().point_id, faces[42].id);
   EXPECT_EQ(found->front().asset_id, 1042);
   EXPECT_NEAR(found->front().similarity, 1.0f, 1e-4f);
   std::vector<std::string> gone = {faces[0].id, faces[1].id};
   ASSERT_TRUE(store->Delete(gone).ok());
   EXPECT_EQ(server.PointCount("faces"), 298u);
+  KeepBodies(server);
+}
+
+// A kept face's point gets its new vector and detection fields; person, cluster, prototype and assigned stay as
+// the service set them. A point the service lost is written whole, with the labels of its row.
+TEST(QdrantStoreTest, UpdateVectorsKeepsThePayloadTheServiceOwns) {
+  FakeQdrant server;
+  auto store = OpenStore(server.url("faces"));
+  auto faces = MakeFaces(3);
+  ASSERT_TRUE(store->Upsert(Pointers(faces)).ok());
+  nlohmann::json labels = {{"person_id", "0b5a3c52-6a35-4c3e-8a53-0c1a4f0b9a11"},
+                           {"cluster_id", "c-12"},
+                           {"is_prototype", true},
+                           {"is_assigned", true}};
+  nlohmann::json seeded = server.Payload("faces", faces[0].id);
+  seeded.update(labels);
+  server.PutPoint("faces", faces[0].id, faces[0].embedding, seeded);
+  server.PutPoint("faces", faces[1].id, faces[1].embedding, seeded);
+  ASSERT_TRUE(store->Delete({faces[2].id}).ok());  // lost by the service
+
+  auto moved = MakeFaces(3, 512, /*seed=*/9);  // new vectors, same ids, new boxes
+  for (int i = 0; i < 3; ++i) {
+    moved[i].id = moved[i].point_id = faces[i].id;
+    moved[i].stored = true;
+    moved[i].bbox_w = 77;
+  }
+  moved[2].person_id = "0b5a3c52-6a35-4c3e-8a53-0c1a4f0b9a11";
+  ASSERT_TRUE(store->UpdateVectors(Pointers(moved)).ok());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(server.Vector("faces", faces[i].id), moved[i].embedding);
+    nlohmann::json payload = server.Payload("faces", faces[i].id);
+    for (const auto& [key, value] : labels.items()) EXPECT_EQ(payload[key], value) << key;
+    EXPECT_EQ(payload["bbox"]["w"], 77);
+  }
+  nlohmann::json rewritten = server.Payload("faces", faces[2].id);
+  EXPECT_EQ(rewritten["person_id"], "0b5a3c52-6a35-4c3e-8a53-0c1a4f0b9a11");
+  EXPECT_EQ(rewritten["is_assigned"], true);
+  EXPECT_EQ(server.PointCount("faces"), 3u);
+  EXPECT_EQ(server.CountRequests("/points?wait=true"), 2) << "one whole-point upsert at the start, one for the lost";
+  auto fetched = store->Fetch({faces[0].id, "00000000-0000-0000-0000-000000000000"});
+  ASSERT_TRUE(fetched.ok());
+  ASSERT_EQ(fetched->size(), 1u);
+  EXPECT_EQ(fetched->at(faces[0].id), moved[0].embedding);
   KeepBodies(server);
 }
 
@@ -179,7 +224,7 @@ TEST(QdrantStoreTest, ClientErrorsAreReportedAtOnceWithQdrantsMessage) {
   auto faces = MakeFaces(2);
   Status wrong_dimension = store->Upsert(Pointers(faces));
   ASSERT_FALSE(wrong_dimension.ok());
-  EXPECT_EQ(wrong_dimension.code(), StatusCode::kVectorStoreError);
+  EXPECT_EQ(wrong_dimension.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(wrong_dimension.message().find("holds 128-d vectors but the model gives 512-d"), std::string::npos)
       << wrong_dimension.message();
 
@@ -316,6 +361,9 @@ std::string SchemaFor(const testing::RecordedRequest& r) {
       {std::regex(R"(^POST /collections/[^/]+/points/query(\?.*)?$)"), "QueryRequest"},
       {std::regex(R"(^POST /collections/[^/]+/points/scroll(\?.*)?$)"), "ScrollRequest"},
       {std::regex(R"(^POST /collections/[^/]+/points/count(\?.*)?$)"), "CountRequest"},
+      {std::regex(R"(^POST /collections/[^/]+/points(\?.*)?$)"), "PointRequest"},
+      {std::regex(R"(^POST /collections/[^/]+/points/batch(\?.*)?$)"), "UpdateOperations"},
+      {std::regex(R"(^POST /collections/[^/]+/points/payload(\?.*)?$)"), "SetPayload"},
   };
   const std::string route = r.method + " " + r.target;
   for (const auto& [pattern, schema] : kRoutes) {
@@ -340,6 +388,12 @@ TEST(QdrantContractTest, EveryRequestBodyMatchesQdrantsOpenApiTypes) {
     ASSERT_TRUE(store->Count().ok());
     ASSERT_TRUE(store->AllIds().ok());
     ASSERT_TRUE(store->Delete({faces[0].id}).ok());
+    // A re-scan's update of kept points: retrieve, then update-vectors + set-payload in one batch; a point that
+    // went missing is written whole, with its person and cluster.
+    faces[1].person_id = "4b1c0f6e-8f0a-4d43-9a59-6f0d3c1d2e3f";
+    faces[1].cluster_id = "cluster-7";
+    ASSERT_TRUE(store->UpdateVectors(Pointers(faces)).ok());
+    ASSERT_TRUE(store->Fetch({faces[1].id, faces[2].id}).ok());
     KeepBodies(server);
   }
   std::map<std::string, std::vector<std::string>> by_schema;
@@ -351,7 +405,7 @@ TEST(QdrantContractTest, EveryRequestBodyMatchesQdrantsOpenApiTypes) {
     if (list.size() < 3 && r.body.size() < 200000) list.push_back(r.body);
   }
   for (const char* schema : {"CreateCollection", "CreateFieldIndex", "PointInsertOperations", "PointsSelector",
-                             "QueryRequest", "ScrollRequest", "CountRequest"}) {
+                             "QueryRequest", "ScrollRequest", "CountRequest", "PointRequest", "UpdateOperations"}) {
     EXPECT_TRUE(by_schema.count(schema)) << "no " << schema << " body was sent";
   }
   std::vector<std::pair<std::string, std::string>> bodies;

@@ -201,7 +201,9 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
 
   const std::string db = FreshPostgresDatabase("workers");
   const std::string redis = testing::Services()->redis + "/2";
-  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", (dir / "corpus").string(), "--db", db})), 0);
+  ASSERT_EQ(
+      testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", (dir / "corpus").string(), "--db", db, "--standalone"})),
+      0);
   ASSERT_EQ(
       testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis}, dir / "enqueue.log")),
       0);
@@ -220,12 +222,12 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
   const auto deadline = std::chrono::steady_clock::now() + 300s;
   while (orphaned.empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(100ms);
-    if (Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status <> 'pending'") < 250) continue;
+    if (Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status <> 'pending'") < 250) continue;
     pqxx::connection conn(db);
     pqxx::work txn(conn);
     // Lock w2's leased rows while it is killed, so it cannot commit them in between.
     auto leased = txn.exec(
-        "SELECT asset_id FROM facefill_scan_status WHERE lease_owner = 'w2' AND status = 'pending' FOR UPDATE");
+        "SELECT asset_id FROM facefill.scan_status WHERE lease_owner = 'w2' AND status = 'pending' FOR UPDATE");
     if (leased.empty()) continue;
     kill(w2, SIGKILL);
     for (const auto& r : leased) orphaned.push_back(r[0].as<int64_t>());
@@ -237,26 +239,26 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
 
   // Every asset scanned, each exactly once; w2's orphaned assets finished by the others.
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM image_assets"), 1000);
-  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('done', 'no_faces')"), 1000);
-  EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill_scan_status"), 1);
-  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status IN ('done', 'no_faces')"), 1000);
+  EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill.scan_status"), 1);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE lease_owner IS NOT NULL"), 0);
   std::string ids;
   for (int64_t id : orphaned) ids += (ids.empty() ? "" : ",") + std::to_string(id);
   EXPECT_EQ(Query(db,
-                  "SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('done', 'no_faces') AND "
+                  "SELECT COUNT(*) FROM facefill.scan_status WHERE status IN ('done', 'no_faces') AND "
                   "asset_id IN (" +
                       ids + ")"),
             static_cast<int64_t>(orphaned.size()));
   // No duplicate or missing faces: exactly the faces one embedded (SQLite) backfill of the same corpus stores. Face
   // ids are derived from asset id, box and model, and both catalogs number the assets in scan order.
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM face_instances"),
-            Query(db, "SELECT SUM(face_count) FROM facefill_scan_status"));
+            Query(db, "SELECT SUM(face_count) FROM facefill.scan_status"));
   const std::string reference = "sqlite:" + (dir / "reference.db").string();
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", (dir / "corpus").string(), "--db", reference})), 0);
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "-q", "--db", reference})), 0);
   auto expected = OpenStores(reference, "");
   ASSERT_TRUE(expected.ok());
-  auto expected_ids = expected->catalog->AllFaceIds();
+  auto expected_ids = expected->catalog->AllPointIds();
   ASSERT_TRUE(expected_ids.ok());
   EXPECT_GT(expected_ids->size(), 1000u);
   std::vector<std::string> stored_ids;
@@ -296,7 +298,8 @@ TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
   ASSERT_TRUE(redis.Start());
   TempDir dir;
   const std::string db = FreshPostgresDatabase("redisgone");
-  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", (SharedDir() / "images").string(), "--db", db})),
+  ASSERT_EQ(testing::WaitExit(
+                testing::Spawn(FACEFILL_CLI, {"scan", (SharedDir() / "images").string(), "--db", db, "--standalone"})),
             0);
   const std::vector<std::string> worker = {
       "worker",      "--db",          db,  "--queue",          redis.url(), "--workers",
@@ -304,7 +307,7 @@ TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
       "--worker-id", "w-redis"};
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
   pid_t pid = testing::Spawn(FACEFILL_CLI, worker, dir / "worker.log");
-  for (int i = 0; i < 600 && Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status <> 'pending'") < 5;
+  for (int i = 0; i < 600 && Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status <> 'pending'") < 5;
        ++i) {
     std::this_thread::sleep_for(50ms);
   }
@@ -317,18 +320,18 @@ TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
   EXPECT_LT(std::chrono::steady_clock::now() - stopped, 60s) << "retries are bounded";
   EXPECT_NE(text.find("unavailable"), std::string::npos) << text;
   // What was in flight when the queue went away was committed (on 56 small photos that can be all of them).
-  EXPECT_GT(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status <> 'pending'"), 0);
-  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0)
+  EXPECT_GT(Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status <> 'pending'"), 0);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE lease_owner IS NOT NULL"), 0)
       << "its leases were given back";
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM face_instances"),
-            Query(db, "SELECT COALESCE(SUM(face_count), 0) FROM facefill_scan_status"));
+            Query(db, "SELECT COALESCE(SUM(face_count), 0) FROM facefill.scan_status"));
 
   // Redis is back (empty): queue the job again and let a worker finish it.
   ASSERT_TRUE(redis.Start());
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
   EXPECT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, worker)), 0);
-  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('done', 'no_faces')"), 56);
-  EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill_scan_status"), 1);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status IN ('done', 'no_faces')"), 56);
+  EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill.scan_status"), 1);
   auto stores = OpenStores(db, "");
   ASSERT_TRUE(stores.ok());
   auto check = CheckConsistency(*stores->catalog, *stores->vectors, false);

@@ -10,6 +10,7 @@
 #include "facefill/analyzer.h"
 #include "facefill/catalog.h"
 #include "facefill/image.h"
+#include "facefill/model_guard.h"
 #include "facefill/vector_store.h"
 
 namespace facefill {
@@ -27,6 +28,9 @@ struct BackfillOptions {
   bool sequential = false;       // the old algorithm: one image at a time, faces embedded one by one, commit per asset
   bool rescan = false;           // also re-detect assets already scanned; matched faces keep their ids
   bool retry_errors = false;     // also retry assets whose last scan failed
+  // Write into a vector store whose vectors another recogniser wrote, or that cannot be checked (the model guard;
+  // see model_guard.h). Off: such a store is refused before any image is read.
+  bool force_model = false;
   // Files must resolve (symlinks and ".." followed) inside one of these folders, or inside a root `scan` recorded;
   // others are refused as permission_denied. With no roots at all, nothing is refused.
   std::vector<std::string> library_roots;
@@ -64,6 +68,9 @@ struct StageTime {
 
 struct BackfillReport {
   BackfillProgress progress;
+  // Stored faces with a person or a cluster that a re-scan did not find again: kept, never deleted.
+  int64_t kept_not_redetected = 0;
+  ModelGuardReport model_guard;
   std::map<std::string, int64_t> errors_by_reason;
   std::vector<StageTime> stages;
   std::string bottleneck;

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,21 @@ struct PendingQuery {
 
 struct CatalogStats {
   int64_t assets = 0;
-  int64_t scanned = 0;  // done + no_faces
+  int64_t scanned = 0;  // done + no_faces + scanned_by_service
+  // Assets with face rows and no facefill status: the image-search service found their faces (its own rule for
+  // "scanned"), so facefill leaves them alone unless asked to --rescan.
+  int64_t scanned_by_service = 0;
   int64_t no_faces = 0;
   int64_t errors = 0;
   int64_t faces = 0;
   std::map<std::string, int64_t> errors_by_reason;
+  int64_t rejected_files = 0;  // files `scan` could not add (also counted in errors_by_reason)
+};
+
+// A file `scan` found but the catalog cannot hold (a path longer than the service's column, ...), with why.
+struct RejectedFile {
+  std::string path;
+  Status reason;  // its code name is the recorded reason (path_too_long, ...)
 };
 
 // What `scan` did to the catalog.
@@ -32,6 +43,10 @@ struct ScanCounts {
   int64_t added = 0;
   int64_t refreshed = 0;  // size or modification time changed: metadata updated and marked for rescanning
   int64_t unchanged = 0;
+  // On the image-search service's database: files that changed on disk whose asset row is the service's to
+  // update (facefill leaves it as it is; `backfill --rescan` re-detects their faces).
+  int64_t left_to_service = 0;
+  std::vector<RejectedFile> rejected;  // recorded in the catalog too; the rest of the batch is stored
 };
 
 // A batch of assets leased to one worker (distributed claims): nobody else takes them until the lease expires.
@@ -54,15 +69,19 @@ class Catalog {
   virtual Result<std::vector<AssetRecord>> ListPending(const PendingQuery& query) = 0;
   virtual Result<int64_t> CountPending(const PendingQuery& query) = 0;
 
+  // True for the image-search service's own database: its rows are the service's, facefill adds face rows only.
+  virtual bool IsServiceDatabase() const { return false; }
+
   // Faces currently stored for these assets (for keeping ids on rescan).
   virtual Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) = 0;
 
-  // In one transaction: replaces each asset's faces with outcome.faces (rows whose id is not among them are
-  // deleted, the others inserted or updated) and records its scan status under model_id. With a lease_owner, only
-  // assets whose lease this owner still holds are written (others were taken over after the lease expired), and
-  // its leases are released.
+  // In one transaction, per outcome: inserts its new faces, updates the rows of faces matched to stored ones (never
+  // their vector id, person or cluster), deletes outcome.removed (never a face that has a person or a cluster by
+  // the time of the commit) and records its scan status under model_id. `deleted_point_ids` (may be null) receives
+  // the vector ids of the rows actually deleted. With a lease_owner, only assets whose lease this owner still holds
+  // are written (others were taken over after the lease expired), and its leases are released.
   virtual Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
-                             const std::string& lease_owner) = 0;
+                             const std::string& lease_owner, std::vector<std::string>* deleted_point_ids) = 0;
 
   // Distributed claims, for catalogs many processes share (PostgreSQL). Others return false / kInvalidArgument.
   virtual bool SupportsClaims() const { return false; }
@@ -73,12 +92,21 @@ class Catalog {
   // Unscanned assets another worker holds a live lease on.
   virtual Result<int64_t> CountLiveLeases();
 
-  virtual Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) = 0;
-  virtual Result<std::vector<std::string>> AllFaceIds() = 0;
+  // Faces by their vector id (qdrant_point_id), for search results.
+  virtual Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) = 0;
+  // Every face's vector id, sorted.
+  virtual Result<std::vector<std::string>> AllPointIds() = 0;
+  // Up to `limit` faces with landmarks (and their asset path), for checking which model wrote stored vectors.
+  virtual Result<std::vector<StoredFace>> SampleFaces(int limit) = 0;
   // Assets marked done whose stored face count differs from their face rows.
   virtual Result<std::vector<int64_t>> AssetsWithMissingFaces() = 0;
-  // Clears the scan status of these assets (and the assets owning these faces) so the next backfill redoes them.
-  virtual Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) = 0;
+  // Clears the scan status of these assets (and the assets owning these vector ids) so the next backfill redoes
+  // them.
+  virtual Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& point_ids) = 0;
+
+  // Which model wrote the vectors of a store (keyed by VectorStore::Describe()), as recorded by the model guard.
+  virtual Result<std::optional<std::string>> VectorModel(const std::string& store) = 0;
+  virtual Status RecordVectorModel(const std::string& store, const std::string& model_id, int dimension) = 0;
   virtual Result<CatalogStats> Stats() = 0;
 
   // Library folders that `scan` has walked; the backfill reads only files that resolve inside one of them.
@@ -87,14 +115,19 @@ class Catalog {
 };
 
 struct CatalogOptions {
-  // PostgreSQL only: also store each face's embedding in a pgvector column, written in the same transaction as
-  // the face rows (`--vectors pgvector`).
+  // PostgreSQL only: also store each face's embedding in facefill.face_vectors (pgvector), written in the same
+  // transaction as the face rows (`--vectors pgvector`).
   bool pgvector = false;
-  int pgvector_dimension = 512;
+  // PostgreSQL only: on a database without the image-search service's schema, create its image_assets,
+  // face_instances and persons tables exactly as its migrations do (`--standalone`). Without it such a database is
+  // refused, so facefill never takes the place of the service's migrations by accident.
+  bool standalone = false;
 };
 
 // Opens (creating and migrating) a catalog by URL: "sqlite:PATH", a bare path, or "postgresql://..." (libpq URI;
-// the password may also come from PGPASSWORD or a .pgpass file, and is never logged).
+// the password may also come from PGPASSWORD or a .pgpass file, and is never logged; the service's
+// "postgresql+asyncpg://" and "postgresql+psycopg2://" forms are taken too). On PostgreSQL facefill's own tables
+// live in the schema "facefill", never in the service's "public".
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options = {});
 
 }  // namespace facefill

@@ -24,7 +24,14 @@ struct AssetRecord {
 
 // One face (face_instances row) with its vector. Coordinates are in original-image pixels.
 struct FaceRecord {
-  std::string id;  // UUID; also the vector id (qdrant_point_id)
+  std::string id;        // UUID of the row
+  std::string point_id;  // its vector's id (qdrant_point_id): the row id for a new face; a kept face keeps its own
+  // Set when the face matched a stored face (same asset, IoU > 0.5): its row and vector are updated in place and the
+  // payload fields the image-search service owns (person, cluster, prototype, assigned) are left alone.
+  bool stored = false;
+  std::optional<std::string> person_id;   // of the stored face it matched
+  std::optional<std::string> cluster_id;  // of the stored face it matched
+  std::string taken_at;                   // ISO 8601 time for the vector payload (the file's modification time)
   int64_t asset_id = 0;
   int bbox_x = 0, bbox_y = 0, bbox_w = 0, bbox_h = 0;
   FiveLandmarks landmarks;
@@ -36,21 +43,34 @@ struct FaceRecord {
 enum class ScanState { kDone, kNoFaces, kError };
 std::string_view ScanStateName(ScanState state);  // "done", "no_faces", "error"
 
+// A face as stored, for matching on --rescan, for search results and for the model guard.
+struct StoredFace {
+  std::string id;
+  std::string point_id;  // qdrant_point_id (the row id when the column is empty)
+  int64_t asset_id = 0;
+  int bbox_x = 0, bbox_y = 0, bbox_w = 0, bbox_h = 0;
+  float detection_confidence = 0;
+  std::string asset_path;
+  std::optional<std::string> person_id;   // a person's label: the face is never deleted by a re-scan
+  std::optional<std::string> cluster_id;  // a clustering result: likewise kept
+  std::optional<FiveLandmarks> landmarks;
+
+  bool labelled() const { return person_id.has_value() || cluster_id.has_value(); }
+};
+
 // The result of processing one asset: its faces, or why it failed.
 struct ScanOutcome {
   AssetRecord asset;
   ScanState state = ScanState::kDone;
   std::vector<FaceRecord> faces;
   Status error;  // when state == kError; its code name is the recorded reason
-};
+  // Stored faces of this asset that were not found again. Unlabelled ones are deleted with their vectors; labelled
+  // ones (a person or a cluster) are kept and counted as "kept, not re-detected".
+  std::vector<StoredFace> removed;
+  int64_t kept_not_redetected = 0;
 
-// A face as stored, for matching on --rescan and for search results.
-struct StoredFace {
-  std::string id;
-  int64_t asset_id = 0;
-  int bbox_x = 0, bbox_y = 0, bbox_w = 0, bbox_h = 0;
-  float detection_confidence = 0;
-  std::string asset_path;
+  // Face rows the asset has once this outcome is committed.
+  int64_t face_count() const { return static_cast<int64_t>(faces.size()) + kept_not_redetected; }
 };
 
 }  // namespace facefill

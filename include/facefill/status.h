@@ -20,6 +20,7 @@ enum class StatusCode {
   kUnsupportedFormat,  // content is not an image format we decode (whatever the extension says)
   kCorruptImage,       // an image format we know, but the data is broken or truncated
   kImageTooLarge,      // pixel count or file size above the configured limit (decompression-bomb guard)
+  kPathTooLong,        // the catalog cannot store the file's path (the service's image_assets.path is varchar(500))
   kModelError,         // a model file is missing, malformed or breaks the contract we need
   kInferenceError,     // the runtime failed while running a model
   kDatabaseError,      // the catalog failed

@@ -14,6 +14,9 @@ struct Stores {
   std::unique_ptr<VectorStore> vectors;
 };
 
-Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url);
+// With an empty (or "local") vectors_url the vectors go where the catalog's users read them: the SQLite file; pgvector
+// in a PostgreSQL database of facefill's own; the service's Qdrant collection (qdrant://localhost:6333/faces unless
+// its settings say otherwise) on the image-search service's database.
+Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url, CatalogOptions options = {});
 
 }  // namespace facefill

@@ -1,14 +1,16 @@
 // OpenCatalog: the backend by URL scheme; the defaults of the optional (distributed-claim) operations.
 #include "catalog_backends.h"
+#include "facefill/service_settings.h"
 
 namespace facefill {
 
 bool IsPostgresUrl(const std::string& url) {
-  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  const std::string libpq = LibpqUrl(url);
+  return libpq.rfind("postgresql://", 0) == 0 || libpq.rfind("postgres://", 0) == 0;
 }
 
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options) {
-  if (IsPostgresUrl(url)) return OpenPostgresCatalog(url, options);
+  if (IsPostgresUrl(url)) return OpenPostgresCatalog(LibpqUrl(url), options);
   if (options.pgvector) return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db)");
   return OpenSqliteCatalog(url);
 }

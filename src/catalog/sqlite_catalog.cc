@@ -67,7 +67,21 @@ CREATE TABLE IF NOT EXISTS facefill_library_roots (
   added_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 )sql",
+    R"sql(
+CREATE TABLE IF NOT EXISTS facefill_vector_models (
+  store TEXT PRIMARY KEY,
+  model_id TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  recorded_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS face_instances_qdrant_point_id ON face_instances(qdrant_point_id);
+)sql",
 };
+
+// Columns of StoredFace, in this order, for ReadFaces (f = face_instances, a = image_assets).
+constexpr const char* kFaceColumns =
+    "f.id, COALESCE(f.qdrant_point_id, f.id), f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, "
+    "f.detection_confidence, a.path, f.person_id, f.cluster_id, f.landmarks";
 
 std::string Placeholders(size_t n) {
   std::string s;
@@ -194,10 +208,9 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(db_->mutex());
     std::map<int64_t, std::vector<StoredFace>> faces;
     if (asset_ids.empty()) return faces;
-    auto stmt = db_->Prepare(
-        "SELECT id, asset_id, bbox_x, bbox_y, bbox_w, bbox_h, detection_confidence FROM face_instances "
-        "WHERE asset_id IN (" +
-        Placeholders(asset_ids.size()) + ")");
+    auto stmt = db_->Prepare(std::string("SELECT ") + kFaceColumns +
+                             " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.asset_id IN (" +
+                             Placeholders(asset_ids.size()) + ")");
     if (!stmt.ok()) return stmt.status();
     for (size_t i = 0; i < asset_ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), asset_ids[i]);
     auto rows = ReadFaces(&*stmt);
@@ -208,11 +221,16 @@ class SqliteCatalog final : public Catalog {
 
   // One process owns a SQLite catalog: there are no leases to honour.
   Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
-                     const std::string& /*lease_owner*/) override {
+                     const std::string& /*lease_owner*/, std::vector<std::string>* deleted_point_ids) override {
     std::lock_guard lock(db_->mutex());
-    return db_->Transaction([&]() -> Status {
-      auto existing = db_->Prepare("SELECT id FROM face_instances WHERE asset_id = ?");
-      auto remove = db_->Prepare("DELETE FROM face_instances WHERE id = ?");
+    std::vector<std::string> deleted;
+    Status committed = db_->Transaction([&]() -> Status {
+      deleted.clear();
+      // A face someone labelled since it was read is kept all the same: labels are a person's work.
+      auto remove = db_->Prepare(
+          "DELETE FROM face_instances WHERE id = ? AND person_id IS NULL AND cluster_id IS NULL "
+          "RETURNING COALESCE(qdrant_point_id, id)");
+      // A matched face keeps its vector id, person and cluster: only what detection measures is updated.
       auto upsert = db_->Prepare(
           "INSERT INTO face_instances(id, asset_id, bbox_x, bbox_y, bbox_w, bbox_h, landmarks, "
           "detection_confidence, quality_score, qdrant_point_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -225,34 +243,24 @@ class SqliteCatalog final : public Catalog {
           "ON CONFLICT(asset_id) DO UPDATE SET status = excluded.status, face_count = excluded.face_count, "
           "model_id = excluded.model_id, scanned_at = excluded.scanned_at, error_code = excluded.error_code, "
           "error_message = excluded.error_message, lease_owner = NULL, lease_expires_at = NULL");
-      for (auto* s : {&existing, &remove, &upsert, &status}) {
+      for (auto* s : {&remove, &upsert, &status}) {
         if (!s->ok()) return s->status();
       }
       for (const auto& outcome : outcomes) {
         if (outcome.state != ScanState::kError) {
-          // Faces of this asset that are not in the new result are gone (rescan with another model/file).
-          std::vector<std::string> stale;
-          existing->Bind(1, outcome.asset.id);
-          FACEFILL_RETURN_IF_ERROR(existing->ForEachRow([&] {
-            std::string id = existing->Text(0);
-            bool kept = false;
-            for (const auto& f : outcome.faces) kept = kept || f.id == id;
-            if (!kept) stale.push_back(id);
-          }));
-          existing->Reset();
-          for (const auto& id : stale) {
-            remove->Bind(1, id);
-            FACEFILL_RETURN_IF_ERROR(remove->Run());
+          for (const auto& gone : outcome.removed) {
+            remove->Bind(1, gone.id);
+            FACEFILL_RETURN_IF_ERROR(remove->ForEachRow([&] { deleted.push_back(remove->Text(0)); }));
           }
           for (const auto& f : outcome.faces) {
             upsert->Bind(1, f.id).Bind(2, f.asset_id).Bind(3, int64_t{f.bbox_x}).Bind(4, int64_t{f.bbox_y});
             upsert->Bind(5, int64_t{f.bbox_w}).Bind(6, int64_t{f.bbox_h}).Bind(7, LandmarksJson(f.landmarks).dump());
-            upsert->Bind(8, double{f.detection_confidence}).Bind(9, double{f.quality_score}).Bind(10, f.id);
+            upsert->Bind(8, double{f.detection_confidence}).Bind(9, double{f.quality_score}).Bind(10, f.point_id);
             FACEFILL_RETURN_IF_ERROR(upsert->Run());
           }
         }
         status->Bind(1, outcome.asset.id).Bind(2, std::string(ScanStateName(outcome.state)));
-        status->Bind(3, static_cast<int64_t>(outcome.faces.size())).Bind(4, model_id);
+        status->Bind(3, outcome.face_count()).Bind(4, model_id);
         if (outcome.state == ScanState::kError) {
           status->Bind(5, std::string(StatusCodeName(outcome.error.code()))).Bind(6, outcome.error.message());
         } else {
@@ -262,23 +270,55 @@ class SqliteCatalog final : public Catalog {
       }
       return Status::Ok();
     });
+    if (committed.ok() && deleted_point_ids != nullptr) *deleted_point_ids = std::move(deleted);
+    return committed;
   }
 
-  Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) override {
+  Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) override {
     std::lock_guard lock(db_->mutex());
-    if (ids.empty()) return std::vector<StoredFace>{};
-    auto stmt = db_->Prepare(
-        "SELECT f.id, f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, f.detection_confidence, a.path "
-        "FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.id IN (" +
-        Placeholders(ids.size()) + ")");
+    if (point_ids.empty()) return std::vector<StoredFace>{};
+    auto stmt = db_->Prepare(std::string("SELECT ") + kFaceColumns +
+                             " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE "
+                             "COALESCE(f.qdrant_point_id, f.id) IN (" +
+                             Placeholders(point_ids.size()) + ")");
     if (!stmt.ok()) return stmt.status();
-    for (size_t i = 0; i < ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), ids[i]);
+    for (size_t i = 0; i < point_ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), point_ids[i]);
     return ReadFaces(&*stmt);
   }
 
-  Result<std::vector<std::string>> AllFaceIds() override {
+  Result<std::vector<std::string>> AllPointIds() override {
     std::lock_guard lock(db_->mutex());
-    return Strings("SELECT id FROM face_instances ORDER BY id");
+    return Strings("SELECT COALESCE(qdrant_point_id, id) AS p FROM face_instances ORDER BY p");
+  }
+
+  Result<std::vector<StoredFace>> SampleFaces(int limit) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare(std::string("SELECT ") + kFaceColumns +
+                             " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.landmarks IS "
+                             "NOT NULL ORDER BY f.id LIMIT ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, int64_t{limit});
+    return ReadFaces(&*stmt);
+  }
+
+  Result<std::optional<std::string>> VectorModel(const std::string& store) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("SELECT model_id FROM facefill_vector_models WHERE store = ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, store);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt->Text(0));
+  }
+
+  Status RecordVectorModel(const std::string& store, const std::string& model_id, int dimension) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare(
+        "INSERT INTO facefill_vector_models(store, model_id, dimension) VALUES (?, ?, ?) ON CONFLICT(store) DO "
+        "UPDATE SET model_id = excluded.model_id, dimension = excluded.dimension, recorded_at = CURRENT_TIMESTAMP");
+    if (!stmt.ok()) return stmt.status();
+    return stmt->Bind(1, store).Bind(2, model_id).Bind(3, int64_t{dimension}).Run();
   }
 
   Result<std::vector<int64_t>> AssetsWithMissingFaces() override {
@@ -292,16 +332,17 @@ class SqliteCatalog final : public Catalog {
     return ids;
   }
 
-  Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) override {
+  Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& point_ids) override {
     std::lock_guard lock(db_->mutex());
     return db_->Transaction([&]() -> Status {
       auto by_asset = db_->Prepare("DELETE FROM facefill_scan_status WHERE asset_id = ?");
       auto by_face = db_->Prepare(
-          "DELETE FROM facefill_scan_status WHERE asset_id = (SELECT asset_id FROM face_instances WHERE id = ?)");
+          "DELETE FROM facefill_scan_status WHERE asset_id = (SELECT asset_id FROM face_instances WHERE "
+          "COALESCE(qdrant_point_id, id) = ?)");
       if (!by_asset.ok()) return by_asset.status();
       if (!by_face.ok()) return by_face.status();
       for (int64_t id : asset_ids) FACEFILL_RETURN_IF_ERROR(by_asset->Bind(1, id).Run());
-      for (const auto& id : face_ids) FACEFILL_RETURN_IF_ERROR(by_face->Bind(1, id).Run());
+      for (const auto& id : point_ids) FACEFILL_RETURN_IF_ERROR(by_face->Bind(1, id).Run());
       return Status::Ok();
     });
   }
@@ -348,13 +389,17 @@ class SqliteCatalog final : public Catalog {
     FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       StoredFace f;
       f.id = stmt->Text(0);
-      f.asset_id = stmt->Int(1);
-      f.bbox_x = static_cast<int>(stmt->Int(2));
-      f.bbox_y = static_cast<int>(stmt->Int(3));
-      f.bbox_w = static_cast<int>(stmt->Int(4));
-      f.bbox_h = static_cast<int>(stmt->Int(5));
-      f.detection_confidence = static_cast<float>(stmt->Double(6));
-      f.asset_path = stmt->Text(7);
+      f.point_id = stmt->Text(1);
+      f.asset_id = stmt->Int(2);
+      f.bbox_x = static_cast<int>(stmt->Int(3));
+      f.bbox_y = static_cast<int>(stmt->Int(4));
+      f.bbox_w = static_cast<int>(stmt->Int(5));
+      f.bbox_h = static_cast<int>(stmt->Int(6));
+      f.detection_confidence = static_cast<float>(stmt->Double(7));
+      f.asset_path = stmt->Text(8);
+      if (!stmt->IsNull(9)) f.person_id = stmt->Text(9);
+      if (!stmt->IsNull(10)) f.cluster_id = stmt->Text(10);
+      if (!stmt->IsNull(11)) f.landmarks = ParseLandmarksJson(stmt->Text(11));
       faces.push_back(std::move(f));
     }));
     return faces;

@@ -23,6 +23,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "corrupt_image";
     case StatusCode::kImageTooLarge:
       return "image_too_large";
+    case StatusCode::kPathTooLong:
+      return "path_too_long";
     case StatusCode::kModelError:
       return "model_error";
     case StatusCode::kInferenceError:

@@ -14,6 +14,7 @@
 #include "containment.h"
 #include "face_records.h"
 #include "facefill/align.h"
+#include "facefill/model_guard.h"
 #include "facefill/runtime.h"
 #include "stage_clock.h"
 
@@ -137,18 +138,23 @@ class BatchWriter {
     for (const auto& o : *batch) ids.push_back(o.asset.id);
     auto stored = catalog_.FacesOfAssets(ids);
     if (!stored.ok()) return stored.status();
-    std::vector<std::string> removed;
-    std::vector<const FaceRecord*> points;
+    std::vector<const FaceRecord*> new_points, kept_points;
     for (auto& o : *batch) {
       if (o.state == ScanState::kError) continue;
-      auto gone = pipeline::KeepStoredIds(&o.faces, (*stored)[o.asset.id]);
-      removed.insert(removed.end(), gone.begin(), gone.end());
-      for (const auto& f : o.faces) points.push_back(&f);
+      pipeline::MatchStoredFaces(&o, (*stored)[o.asset.id]);
+      for (const auto& f : o.faces) (f.stored ? kept_points : new_points).push_back(&f);
     }
-    // Vectors first: a crash after this leaves overwritable vectors, never a face row without its vector.
-    FACEFILL_RETURN_IF_ERROR(vectors_.Upsert(points));
-    FACEFILL_RETURN_IF_ERROR(catalog_.CommitScans(*batch, model_id_, lease_owner_));
-    FACEFILL_RETURN_IF_ERROR(vectors_.Delete(removed));
+    // Vectors first: a crash after this leaves overwritable vectors, never a face row without its vector. A kept
+    // face's point is updated in place, so the payload the service owns stays as it is.
+    const bool own_vectors = !vectors_.WrittenByCatalog();
+    if (own_vectors) {
+      FACEFILL_RETURN_IF_ERROR(vectors_.Upsert(new_points));
+      FACEFILL_RETURN_IF_ERROR(vectors_.UpdateVectors(kept_points));
+    }
+    std::vector<std::string> deleted;
+    FACEFILL_RETURN_IF_ERROR(catalog_.CommitScans(*batch, model_id_, lease_owner_, &deleted));
+    if (own_vectors) FACEFILL_RETURN_IF_ERROR(vectors_.Delete(deleted));
+    for (const auto& o : *batch) report->kept_not_redetected += o.kept_not_redetected;
     for (const auto& o : *batch) {
       ++report->progress.processed;
       report->progress.faces += static_cast<int64_t>(o.faces.size());
@@ -416,6 +422,11 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
                                    const BackfillOptions& options, const std::atomic<bool>* cancel,
                                    const ProgressCallback& on_progress, double interval) {
   FACEFILL_RETURN_IF_ERROR(options.Validate());
+  // Before any image is read: the store takes this model's vectors, and holds no other model's.
+  ModelGuardOptions guard_options;
+  guard_options.force = options.force_model;
+  auto guard = GuardVectorModel(catalog, vectors, analyzer, guard_options);
+  if (!guard.ok()) return guard.status();
   std::string owner;
   if (UsesClaims(catalog, options)) owner = options.lease_owner.empty() ? DefaultLeaseOwner() : options.lease_owner;
   auto report = options.sequential
@@ -424,6 +435,7 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   // Leases on assets this run did not commit (cancelled, or stopped by an error) go back at once rather than when
   // they expire. Best effort: when the database is gone they expire on their own.
   if (!owner.empty()) (void)catalog.ReleaseLeases(owner);
+  if (report.ok()) report->model_guard = *guard;
   return report;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 namespace facefill {
 
@@ -25,6 +26,16 @@ float QualityScore(int w, int h, float confidence) {
   return std::min(1.0f, static_cast<float>(w) * static_cast<float>(h) / 40000.0f) * 0.5f + confidence * 0.5f;
 }
 
+std::string IsoTime(int64_t unix_seconds) {
+  if (unix_seconds <= 0) return "";
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[40];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S+00:00", &utc);
+  return text;
+}
+
 namespace pipeline {
 
 std::vector<FaceRecord> ToFaceRecords(const AssetRecord& asset, const std::vector<FaceDetection>& detections,
@@ -32,6 +43,7 @@ std::vector<FaceRecord> ToFaceRecords(const AssetRecord& asset, const std::vecto
                                       std::vector<size_t>* kept) {
   std::vector<FaceRecord> faces;
   kept->clear();
+  const std::string taken_at = IsoTime(asset.file_modified_at);
   for (size_t i = 0; i < detections.size(); ++i) {
     const auto& d = detections[i];
     if (d.score < options.min_confidence) continue;
@@ -50,13 +62,16 @@ std::vector<FaceRecord> ToFaceRecords(const AssetRecord& asset, const std::vecto
     f.detection_confidence = d.score;
     f.quality_score = QualityScore(w, h, d.score);
     f.id = FaceId(asset.id, x1, y1, w, h, model_id);
+    f.point_id = f.id;
+    f.taken_at = taken_at;
     faces.push_back(std::move(f));
     kept->push_back(i);
   }
   return faces;
 }
 
-std::vector<std::string> KeepStoredIds(std::vector<FaceRecord>* faces, const std::vector<StoredFace>& stored) {
+void MatchStoredFaces(ScanOutcome* outcome, const std::vector<StoredFace>& stored) {
+  std::vector<FaceRecord>& faces = outcome->faces;
   auto box = [](int x, int y, int w, int h) {
     return BoxF{static_cast<float>(x), static_cast<float>(y), static_cast<float>(x + w), static_cast<float>(y + h)};
   };
@@ -66,8 +81,8 @@ std::vector<std::string> KeepStoredIds(std::vector<FaceRecord>* faces, const std
     size_t face, old;
   };
   std::vector<Pair> pairs;
-  for (size_t i = 0; i < faces->size(); ++i) {
-    const auto& f = (*faces)[i];
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& f = faces[i];
     for (size_t j = 0; j < stored.size(); ++j) {
       const auto& s = stored[j];
       float iou = BoxIou(box(f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h), box(s.bbox_x, s.bbox_y, s.bbox_w, s.bbox_h));
@@ -75,17 +90,28 @@ std::vector<std::string> KeepStoredIds(std::vector<FaceRecord>* faces, const std
     }
   }
   std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) { return a.iou > b.iou; });
-  std::vector<bool> face_taken(faces->size(), false), old_taken(stored.size(), false);
+  std::vector<bool> face_taken(faces.size(), false), old_taken(stored.size(), false);
   for (const auto& p : pairs) {
     if (face_taken[p.face] || old_taken[p.old]) continue;
     face_taken[p.face] = old_taken[p.old] = true;
-    (*faces)[p.face].id = stored[p.old].id;
+    FaceRecord& f = faces[p.face];
+    const StoredFace& s = stored[p.old];
+    f.id = s.id;
+    f.point_id = s.point_id.empty() ? s.id : s.point_id;
+    f.stored = true;
+    f.person_id = s.person_id;
+    f.cluster_id = s.cluster_id;
   }
-  std::vector<std::string> removed;
+  outcome->removed.clear();
+  outcome->kept_not_redetected = 0;
   for (size_t j = 0; j < stored.size(); ++j) {
-    if (!old_taken[j]) removed.push_back(stored[j].id);
+    if (old_taken[j]) continue;
+    if (stored[j].labelled()) {
+      ++outcome->kept_not_redetected;  // a person's work: never deleted by a re-scan
+    } else {
+      outcome->removed.push_back(stored[j]);
+    }
   }
-  return removed;
 }
 
 }  // namespace pipeline

@@ -16,14 +16,14 @@ Result<std::vector<QueryFaceResult>> SearchByImage(FaceAnalyzer& analyzer, Catal
     auto matches = vectors.Search(face.embedding, options.top_k, options.min_similarity);
     if (!matches.ok()) return matches.status();
     std::vector<std::string> ids;
-    for (const auto& m : *matches) ids.push_back(m.face_id);
-    auto stored = catalog.FacesByIds(ids);
+    for (const auto& m : *matches) ids.push_back(m.point_id);
+    auto stored = catalog.FacesByPointIds(ids);
     if (!stored.ok()) return stored.status();
     std::map<std::string, StoredFace> by_id;
-    for (auto& s : *stored) by_id[s.id] = s;
+    for (auto& s : *stored) by_id[s.point_id] = s;
     QueryFaceResult result{face.detection, {}};
     for (const auto& m : *matches) {
-      auto it = by_id.find(m.face_id);
+      auto it = by_id.find(m.point_id);
       if (it != by_id.end()) result.hits.push_back({it->second, m.similarity});  // orphan vectors are skipped
     }
     results.push_back(std::move(result));
@@ -32,7 +32,7 @@ Result<std::vector<QueryFaceResult>> SearchByImage(FaceAnalyzer& analyzer, Catal
 }
 
 Result<ConsistencyReport> CheckConsistency(Catalog& catalog, VectorStore& vectors, bool fix) {
-  auto face_ids = catalog.AllFaceIds();
+  auto face_ids = catalog.AllPointIds();
   if (!face_ids.ok()) return face_ids.status();
   auto vector_ids = vectors.AllIds();
   if (!vector_ids.ok()) return vector_ids.status();
@@ -47,7 +47,9 @@ Result<ConsistencyReport> CheckConsistency(Catalog& catalog, VectorStore& vector
   if (!missing.ok()) return missing.status();
   report.assets_missing_faces = std::move(missing).value();
   if (fix) {
-    FACEFILL_RETURN_IF_ERROR(vectors.Delete(report.vectors_without_faces));
+    // On the image-search service's database its collection is its own: points without a face row are reported,
+    // never deleted by facefill.
+    if (!catalog.IsServiceDatabase()) FACEFILL_RETURN_IF_ERROR(vectors.Delete(report.vectors_without_faces));
     FACEFILL_RETURN_IF_ERROR(catalog.MarkForRescan(report.assets_missing_faces, report.faces_without_vectors));
   }
   return report;

@@ -1,36 +1,54 @@
 // OpenVectorStore and OpenStores: backends by URL.
 #include "../catalog/catalog_backends.h"
+#include "facefill/service_settings.h"
 #include "facefill/stores.h"
 #include "facefill/url.h"
 #include "vector_backends.h"
 
 namespace facefill {
 
+namespace {
+
+// Where the image-search service keeps face vectors when its settings say nothing else.
+constexpr const char* kServiceCollection = "qdrant://localhost:6333/faces";
+
+}  // namespace
+
 bool UsesPgvector(const std::string& url, const std::string& catalog_url) {
   return url == "pgvector" || ((url.empty() || url == "local") && IsPostgresUrl(catalog_url));
 }
 
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url) {
-  if (url.rfind("qdrant://", 0) == 0 || url.rfind("qdrants://", 0) == 0) return OpenQdrantStore(url);
+  for (const char* scheme : {"qdrant://", "qdrants://", "http://", "https://"}) {
+    if (url.rfind(scheme, 0) == 0) return OpenQdrantStore(url);
+  }
   if (UsesPgvector(url, catalog_url)) {
     if (!IsPostgresUrl(catalog_url)) {
       return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db postgresql://...)");
     }
-    return OpenPgvectorStore(catalog_url);
+    return OpenPgvectorStore(LibpqUrl(catalog_url));
   }
   if (url.empty() || url == "local") return OpenSqliteVectorStore(catalog_url);
   return Status(StatusCode::kInvalidArgument,
                 "unknown vector store '" + RedactUrl(url) + "': use local, pgvector or qdrant://HOST:PORT/COLLECTION");
 }
 
-Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url) {
-  CatalogOptions options;
+Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url, CatalogOptions options) {
   options.pgvector = UsesPgvector(vectors_url, catalog_url) && IsPostgresUrl(catalog_url);
   Stores stores;
   auto catalog = OpenCatalog(catalog_url, options);
   if (!catalog.ok()) return catalog.status();
+  std::string vectors_to_open = vectors_url;
+  if ((*catalog)->IsServiceDatabase() && vectors_url != "pgvector" && UsesPgvector(vectors_url, catalog_url)) {
+    // The service reads vectors only from its Qdrant collection: that is where they go unless pgvector is asked
+    // for by name.
+    options.pgvector = false;
+    catalog = OpenCatalog(catalog_url, options);
+    if (!catalog.ok()) return catalog.status();
+    vectors_to_open = kServiceCollection;
+  }
   stores.catalog = std::move(catalog).value();
-  auto vectors = OpenVectorStore(vectors_url, catalog_url);
+  auto vectors = OpenVectorStore(vectors_to_open, catalog_url);
   if (!vectors.ok()) return vectors.status();
   stores.vectors = std::move(vectors).value();
   return stores;

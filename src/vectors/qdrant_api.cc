@@ -25,21 +25,46 @@ json CreateFieldIndexBody(const std::string& field, const std::string& schema) {
   return {{"field_name", field}, {"field_schema", schema}};
 }
 
+static json DetectionPayload(const FaceRecord& f) {
+  return {{"detection_confidence", f.detection_confidence},
+          {"quality_score", f.quality_score},
+          {"bbox", {{"x", f.bbox_x}, {"y", f.bbox_y}, {"w", f.bbox_w}, {"h", f.bbox_h}}}};
+}
+
 json UpsertBody(const std::vector<const FaceRecord*>& faces) {
   json points = json::array();
   for (const FaceRecord* f : faces) {
-    points.push_back({{"id", f->id},
-                      {"vector", f->embedding},
-                      {"payload",
-                       {{"asset_id", std::to_string(f->asset_id)},
-                        {"face_instance_id", f->id},
-                        {"detection_confidence", f->detection_confidence},
-                        {"quality_score", f->quality_score},
-                        {"bbox", {{"x", f->bbox_x}, {"y", f->bbox_y}, {"w", f->bbox_w}, {"h", f->bbox_h}}},
-                        {"is_prototype", false},
-                        {"is_assigned", false}}}});
+    json payload = DetectionPayload(*f);
+    payload["asset_id"] = std::to_string(f->asset_id);
+    payload["face_instance_id"] = f->id;
+    payload["is_prototype"] = false;
+    payload["is_assigned"] = f->person_id.has_value();
+    if (f->person_id) payload["person_id"] = *f->person_id;
+    if (f->cluster_id) payload["cluster_id"] = *f->cluster_id;
+    if (!f->taken_at.empty()) payload["taken_at"] = f->taken_at;
+    points.push_back({{"id", f->point_id}, {"vector", f->embedding}, {"payload", std::move(payload)}});
   }
   return {{"points", std::move(points)}};
+}
+
+json UpdateVectorsBody(const std::vector<const FaceRecord*>& faces) {
+  json vectors = json::array();
+  json operations = json::array();
+  for (const FaceRecord* f : faces) vectors.push_back({{"id", f->point_id}, {"vector", f->embedding}});
+  operations.push_back({{"update_vectors", {{"points", std::move(vectors)}}}});
+  for (const FaceRecord* f : faces) {
+    operations.push_back(
+        {{"set_payload", {{"payload", DetectionPayload(*f)}, {"points", json::array({f->point_id})}}}});
+  }
+  return {{"operations", std::move(operations)}};
+}
+
+json SetPayloadBody(const json& payload, const std::vector<std::string>& ids) {
+  return {{"payload", payload}, {"points", ids}};
+}
+
+json RetrieveBody(const std::vector<std::string>& ids, bool with_vector) {
+  return {{"ids", ids}, {"with_payload", false}, {"with_vector", with_vector}};
 }
 
 json DeleteBody(const std::vector<std::string>& ids) { return {{"points", ids}}; }
@@ -106,7 +131,7 @@ Result<std::vector<VectorMatch>> ParseQueryResult(const json& result) {
     auto id = PointId(p["id"]);
     if (!id) return Malformed("point id of an unknown kind");
     VectorMatch m;
-    m.face_id = *id;
+    m.point_id = *id;
     m.similarity = p["score"].get<float>();
     if (p.contains("payload") && p["payload"].is_object() && p["payload"].contains("asset_id")) {
       const json& a = p["payload"]["asset_id"];
@@ -146,6 +171,24 @@ Result<int64_t> ParseCountResult(const json& result) {
     return Malformed("count result without a count");
   }
   return static_cast<int64_t>(result["count"].get<uint64_t>());
+}
+
+Result<std::map<std::string, Embedding>> ParseRetrieveResult(const json& result) {
+  if (!result.is_array()) return Malformed("points result is not a list");
+  std::map<std::string, Embedding> points;
+  for (const auto& p : result) {
+    auto id = p.is_object() && p.contains("id") ? PointId(p["id"]) : std::nullopt;
+    if (!id) return Malformed("point without a usable id");
+    Embedding vector;
+    if (p.contains("vector") && p["vector"].is_array()) {
+      for (const auto& x : p["vector"]) {
+        if (!x.is_number()) return Malformed("vector with a value that is not a number");
+        vector.push_back(x.get<float>());
+      }
+    }
+    points[*id] = std::move(vector);
+  }
+  return points;
 }
 
 }  // namespace facefill::qdrant

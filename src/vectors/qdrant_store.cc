@@ -1,9 +1,12 @@
 // The Qdrant vector store: the service's `faces` collection over HTTP/JSON (libcurl). Upserts go in batches of
 // `batch` points with up to `in_flight` requests at once, each waited (wait=true) so they are durable before the
 // catalog commits; 5xx, 429 and transport failures are retried with backoff, other 4xx are clear errors at once.
-// URL: qdrant://HOST[:6333]/COLLECTION (qdrants:// for HTTPS) with optional ?timeout_ms=&retries=&batch=&in_flight=.
-#include <future>
+// URL: qdrant://HOST[:6333]/COLLECTION (qdrants:// for HTTPS) with optional ?timeout_ms=&retries=&batch=&in_flight=;
+// the service's own form http(s)://HOST:PORT[/COLLECTION] is taken too. Points that exist are updated through
+// update-vectors and set-payload (never a whole-point upsert), so the payload fields the service owns survive.
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "../core/retry.h"
 #include "facefill/url.h"
@@ -29,8 +32,10 @@ struct QdrantOptions {
 Result<QdrantOptions> ParseQdrantUrl(const std::string& url) {
   auto parsed = ParseServiceUrl(url);
   if (!parsed.ok()) return parsed.status();
+  if (parsed->scheme == "http") parsed->scheme = "qdrant";
+  if (parsed->scheme == "https") parsed->scheme = "qdrants";
   if (parsed->scheme != "qdrant" && parsed->scheme != "qdrants") {
-    return Status(StatusCode::kInvalidArgument, "Qdrant URLs start with qdrant:// or qdrants://");
+    return Status(StatusCode::kInvalidArgument, "Qdrant URLs start with qdrant://, qdrants://, http:// or https://");
   }
   if (!parsed->password.empty() || !parsed->user.empty()) {
     return Status(StatusCode::kInvalidArgument,
@@ -80,32 +85,38 @@ class QdrantStore final : public VectorStore {
     for (int i = 0; i < options_.in_flight; ++i) clients_.push_back(std::make_unique<http::Client>(client));
   }
 
+  Status Prepare(int dimension) override {
+    std::lock_guard lock(mutex_);
+    return EnsureCollection(dimension);
+  }
+
   Status Upsert(const std::vector<const FaceRecord*>& faces) override {
     if (faces.empty()) return Status::Ok();
     std::lock_guard lock(mutex_);
     FACEFILL_RETURN_IF_ERROR(EnsureCollection(static_cast<int>(faces.front()->embedding.size())));
-    const std::string path = Collection() + "/points?wait=true";
-    for (size_t start = 0; start < faces.size();) {
-      // Up to in_flight requests at once, each with its own connection.
-      std::vector<std::future<Status>> sent;
-      for (size_t k = 0; k < clients_.size() && start < faces.size(); ++k) {
-        const size_t n = std::min(faces.size() - start, static_cast<size_t>(options_.batch));
-        std::vector<const FaceRecord*> chunk(faces.begin() + static_cast<long>(start),
-                                             faces.begin() + static_cast<long>(start + n));
-        start += n;
-        sent.push_back(std::async(std::launch::async, [this, k, path, chunk = std::move(chunk)]() -> Status {
-          auto result = Request(*clients_[k], "PUT", path, qdrant::UpsertBody(chunk));
-          return result.ok() ? Status::Ok() : result.status();
-        }));
-      }
-      Status first_error;
-      for (auto& f : sent) {
-        Status s = f.get();
-        if (!s.ok() && first_error.ok()) first_error = s;
-      }
-      FACEFILL_RETURN_IF_ERROR(first_error);
-    }
-    return Status::Ok();
+    return SendInChunks(faces, "PUT", Collection() + "/points?wait=true", qdrant::UpsertBody);
+  }
+
+  Status UpdateVectors(const std::vector<const FaceRecord*>& faces) override {
+    if (faces.empty()) return Status::Ok();
+    std::lock_guard lock(mutex_);
+    FACEFILL_RETURN_IF_ERROR(EnsureCollection(static_cast<int>(faces.front()->embedding.size())));
+    // A point the service lost (or never wrote) cannot be updated: it is written whole instead, with the labels of
+    // its row, so no face is left without its one point.
+    std::vector<std::string> ids;
+    for (const FaceRecord* f : faces) ids.push_back(f->point_id);
+    auto found = Retrieve(ids, /*with_vector=*/false);
+    if (!found.ok()) return found.status();
+    std::vector<const FaceRecord*> existing, missing;
+    for (const FaceRecord* f : faces) (found->count(f->point_id) != 0 ? existing : missing).push_back(f);
+    FACEFILL_RETURN_IF_ERROR(
+        SendInChunks(existing, "POST", Collection() + "/points/batch?wait=true", qdrant::UpdateVectorsBody));
+    return SendInChunks(missing, "PUT", Collection() + "/points?wait=true", qdrant::UpsertBody);
+  }
+
+  Result<std::map<std::string, Embedding>> Fetch(const std::vector<std::string>& point_ids) override {
+    std::lock_guard lock(mutex_);
+    return Retrieve(point_ids, /*with_vector=*/true);
   }
 
   Status Delete(const std::vector<std::string>& ids) override {
@@ -159,12 +170,68 @@ class QdrantStore final : public VectorStore {
   }
 
  private:
+  using BodyFn = nlohmann::json (*)(const std::vector<const FaceRecord*>&);
+
+  // Sends `faces` in requests of at most `batch` points, up to in_flight requests at once (each on its own
+  // connection).
+  Status SendInChunks(const std::vector<const FaceRecord*>& faces, const std::string& method, const std::string& path,
+                      BodyFn body) {
+    if (faces.empty()) return Status::Ok();
+    const size_t batch = static_cast<size_t>(options_.batch);
+    const size_t chunks = (faces.size() + batch - 1) / batch;
+    // One sender per connection (at most in_flight), each taking the next chunk until none is left or one failed.
+    std::atomic<size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::vector<Status> errors(clients_.size());
+    auto send = [&](size_t k) {
+      for (size_t c = next++; c < chunks && !failed; c = next++) {
+        const size_t start = c * batch, n = std::min(faces.size() - start, batch);
+        std::vector<const FaceRecord*> chunk(faces.begin() + static_cast<long>(start),
+                                             faces.begin() + static_cast<long>(start + n));
+        auto result = Request(*clients_[k], method, path, body(chunk));
+        if (!result.ok()) {
+          errors[k] = result.status();
+          failed = true;
+        }
+      }
+    };
+    {
+      std::vector<std::jthread> senders;
+      for (size_t k = 1; k < std::min(clients_.size(), chunks); ++k) senders.emplace_back(send, k);
+      send(0);
+    }
+    for (auto& e : errors) FACEFILL_RETURN_IF_ERROR(e);
+    return Status::Ok();
+  }
+
+  // The points among `ids` that exist, with their vectors when asked for; a missing collection has none.
+  Result<std::map<std::string, Embedding>> Retrieve(const std::vector<std::string>& ids, bool with_vector) {
+    std::map<std::string, Embedding> points;
+    for (size_t start = 0; start < ids.size(); start += static_cast<size_t>(options_.batch)) {
+      const size_t n = std::min(ids.size() - start, static_cast<size_t>(options_.batch));
+      std::vector<std::string> chunk(ids.begin() + static_cast<long>(start),
+                                     ids.begin() + static_cast<long>(start + n));
+      auto result = Request(*clients_[0], "POST", Collection() + "/points", qdrant::RetrieveBody(chunk, with_vector));
+      if (!result.ok()) {
+        if (IsMissingCollection(result.status())) return points;
+        return result.status();
+      }
+      auto page = qdrant::ParseRetrieveResult(*result);
+      if (!page.ok()) return page.status();
+      points.merge(*page);
+    }
+    return points;
+  }
+
   std::string Collection() const { return "/collections/" + options_.collection; }
 
   static bool IsMissingCollection(const Status& s) { return s.code() == StatusCode::kNotFound; }
 
   // One request with retries: transport failures, 429 and 5xx are retried with backoff; other answers are final.
-  Result<json> Request(http::Client& client, const std::string& method, const std::string& path, const json& body) {
+  // `http_status` (optional) receives the last answer's HTTP status (0 when none came).
+  Result<json> Request(http::Client& client, const std::string& method, const std::string& path, const json& body,
+                       long* http_status = nullptr) {
+    if (http_status != nullptr) *http_status = 0;
     const std::string url = options_.base_url + path;
     const std::string text = method == "GET" ? "" : body.dump();
     Result<json> result = Status(StatusCode::kInternal, "not sent");
@@ -178,6 +245,7 @@ class QdrantStore final : public VectorStore {
             result = response.status();
             return result.status();
           }
+          if (http_status != nullptr) *http_status = response->status;
           result = qdrant::ParseResult(response->status, response->body);
           if (result.ok()) return Status::Ok();
           if (response->status == 429 || response->status >= 500) {
@@ -199,9 +267,10 @@ class QdrantStore final : public VectorStore {
     if (checked_dimension_ == dimension) return Status::Ok();
     auto info = Request(*clients_[0], "GET", Collection(), json());
     if (!info.ok() && IsMissingCollection(info.status())) {
-      auto created = Request(*clients_[0], "PUT", Collection(), qdrant::CreateCollectionBody(dimension));
+      long http_status = 0;
+      auto created = Request(*clients_[0], "PUT", Collection(), qdrant::CreateCollectionBody(dimension), &http_status);
       // 409: another worker created it meanwhile.
-      if (!created.ok() && created.status().message().find("HTTP 409") == std::string::npos) return created.status();
+      if (!created.ok() && http_status != 409) return created.status();
       for (const auto& field : qdrant::kKeywordIndexes) {
         auto made = Request(*clients_[0], "PUT", Collection() + "/index?wait=true",
                             qdrant::CreateFieldIndexBody(field, "keyword"));
@@ -218,9 +287,9 @@ class QdrantStore final : public VectorStore {
     auto size = qdrant::ParseVectorSize(*info);
     if (!size.ok()) return size.status();
     if (*size != dimension) {
-      return Status(StatusCode::kVectorStoreError, "Qdrant collection '" + options_.collection + "' holds " +
-                                                       std::to_string(*size) + "-d vectors but the model gives " +
-                                                       std::to_string(dimension) + "-d ones");
+      return Status(StatusCode::kInvalidArgument, "Qdrant collection '" + options_.collection + "' holds " +
+                                                      std::to_string(*size) + "-d vectors but the model gives " +
+                                                      std::to_string(dimension) + "-d ones");
     }
     checked_dimension_ = dimension;
     return Status::Ok();

@@ -1,5 +1,5 @@
-// The embedded vector store: float32 blobs keyed by face id in the catalog's own SQLite file, exact cosine search
-// (vectors are L2-normalised, so cosine is the dot product).
+// The embedded vector store: float32 blobs keyed by point id (the face's qdrant_point_id) in the catalog's own
+// SQLite file, exact cosine search (vectors are L2-normalised, so cosine is the dot product).
 #include <algorithm>
 #include <queue>
 
@@ -16,6 +16,41 @@ class SqliteVectorStore final : public VectorStore {
  public:
   explicit SqliteVectorStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
+  Status Prepare(int dimension) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("SELECT length(embedding) / 4 FROM facefill_face_vectors LIMIT 1");
+    if (!stmt.ok()) return stmt.status();
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    if (*row && stmt->Int(0) != dimension) {
+      return Status(StatusCode::kInvalidArgument, "the local vectors in " + db_->path() + " are " +
+                                                      std::to_string(stmt->Int(0)) + "-d but the model gives " +
+                                                      std::to_string(dimension) + "-d ones");
+    }
+    return Status::Ok();
+  }
+
+  // Local points have no payload to keep: an update is an upsert.
+  Status UpdateVectors(const std::vector<const FaceRecord*>& faces) override { return Upsert(faces); }
+
+  Result<std::map<std::string, Embedding>> Fetch(const std::vector<std::string>& point_ids) override {
+    std::lock_guard lock(db_->mutex());
+    std::map<std::string, Embedding> vectors;
+    auto stmt = db_->Prepare("SELECT embedding FROM facefill_face_vectors WHERE face_id = ?");
+    if (!stmt.ok()) return stmt.status();
+    for (const auto& id : point_ids) {
+      stmt->Bind(1, id);
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (*row) {
+        auto v = stmt->Floats(0);
+        vectors[id] = Embedding(v.begin(), v.end());
+      }
+      stmt->Reset();
+    }
+    return vectors;
+  }
+
   Status Upsert(const std::vector<const FaceRecord*>& faces) override {
     if (faces.empty()) return Status::Ok();
     std::lock_guard lock(db_->mutex());
@@ -25,7 +60,7 @@ class SqliteVectorStore final : public VectorStore {
           "ON CONFLICT(face_id) DO UPDATE SET asset_id = excluded.asset_id, embedding = excluded.embedding");
       if (!stmt.ok()) return stmt.status();
       for (const FaceRecord* f : faces) {
-        stmt->Bind(1, f->id).Bind(2, f->asset_id).Bind(3, std::span<const float>(f->embedding));
+        stmt->Bind(1, f->point_id).Bind(2, f->asset_id).Bind(3, std::span<const float>(f->embedding));
         FACEFILL_RETURN_IF_ERROR(stmt->Run());
       }
       return Status::Ok();

@@ -66,6 +66,13 @@ nlohmann::json ReportJson(const BackfillReport& r) {
           {"no_faces", r.progress.no_faces},
           {"errors", r.progress.errors},
           {"errors_by_reason", r.errors_by_reason},
+          {"kept_not_redetected", r.kept_not_redetected},
+          {"model_guard",
+           {{"recognizer", r.model_guard.recognizer},
+            {"stored_vectors", r.model_guard.stored_vectors},
+            {"compared", r.model_guard.compared},
+            {"median_similarity", r.model_guard.median_similarity},
+            {"forced", r.model_guard.forced}}},
           {"wall_seconds", r.wall_seconds},
           {"images_per_second", r.images_per_second},
           {"faces_per_second", r.faces_per_second},
@@ -84,6 +91,17 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
       r.progress.faces, r.wall_seconds, r.images_per_second, r.faces_per_second,
       r.cancelled ? " (interrupted: in-flight work committed; run again to resume)" : "");
   for (const auto& [reason, count] : r.errors_by_reason) std::cout << fmt::format("  error {}: {}\n", reason, count);
+  if (r.kept_not_redetected > 0) {
+    std::cout << fmt::format("  {} labelled faces (with a person or a cluster) kept, not re-detected\n",
+                             r.kept_not_redetected);
+  }
+  if (r.model_guard.compared > 0) {
+    std::cout << fmt::format("  model check: {} stored faces embedded again with {}, median cosine {:.3f}\n",
+                             r.model_guard.compared, r.model_guard.recognizer, r.model_guard.median_similarity);
+  }
+  if (r.model_guard.forced) {
+    std::cout << "  model check skipped (--force-model): the store may now hold vectors of two models\n";
+  }
   std::cout << fmt::format("  peak resident memory {:.0f} MB\n", PeakResidentMegabytes());
   for (const auto& s : r.stages) {
     std::cout << fmt::format("  stage {:<7} {} thread(s)  busy {:8.2f} s  utilisation {:5.1f}%{}\n", s.name, s.threads,

@@ -29,6 +29,12 @@ int Run(const ScanFlags& flags) {
       exit_code = report.status().code() == StatusCode::kDatabaseError ? kExitUsage : kExitPartial;
       continue;
     }
+    nlohmann::json rejected = nlohmann::json::array();
+    for (const auto& r : report->counts.rejected) {
+      rejected.push_back(
+          {{"path", r.path}, {"reason", StatusCodeName(r.reason.code())}, {"message", r.reason.message()}});
+    }
+    if (!report->counts.rejected.empty()) exit_code = kExitPartial;
     if (flags.json) {
       nlohmann::json j = {{"root", root},
                           {"files_seen", report->files_seen},
@@ -37,12 +43,24 @@ int Run(const ScanFlags& flags) {
                           {"added", report->counts.added},
                           {"refreshed", report->counts.refreshed},
                           {"unchanged", report->counts.unchanged},
+                          {"left_to_service", report->counts.left_to_service},
+                          {"rejected", rejected},
                           {"unreadable_dirs", report->unreadable_dirs}};
       std::cout << j.dump() << "\n";
     } else {
       std::cout << fmt::format("{}: {} images ({} added, {} refreshed, {} unchanged), {} other files ignored\n", root,
                                report->images, report->counts.added, report->counts.refreshed, report->counts.unchanged,
                                report->ignored);
+      if (report->counts.left_to_service > 0) {
+        std::cout << fmt::format(
+            "  {} changed on disk since the image-search service recorded them: their rows are the service's to "
+            "update (`backfill --rescan` re-detects their faces)\n",
+            report->counts.left_to_service);
+      }
+      for (const auto& r : report->counts.rejected) {
+        std::cout << fmt::format("  not added: {} ({}: {})\n", r.path, StatusCodeName(r.reason.code()),
+                                 r.reason.message());
+      }
     }
   }
   return exit_code;

@@ -35,7 +35,9 @@ int RunStats(const StatsFlags& flags) {
                         {"faces", stats->faces},
                         {"vectors", *vectors},
                         {"pending", stats->assets - stats->scanned - stats->errors},
-                        {"errors_by_reason", stats->errors_by_reason}};
+                        {"errors_by_reason", stats->errors_by_reason},
+                        {"scanned_by_service", stats->scanned_by_service},
+                        {"rejected_files", stats->rejected_files}};
     std::cout << j.dump() << "\n";
     return kExitOk;
   }
@@ -43,6 +45,14 @@ int RunStats(const StatsFlags& flags) {
                            stats->assets, stats->scanned, stats->no_faces, stats->errors,
                            stats->assets - stats->scanned - stats->errors, stats->faces, *vectors);
   for (const auto& [reason, count] : stats->errors_by_reason) std::cout << fmt::format("  {}: {}\n", reason, count);
+  if (stats->scanned_by_service > 0) {
+    std::cout << fmt::format("{} assets were face-scanned by the image-search service (kept as they are)\n",
+                             stats->scanned_by_service);
+  }
+  if (stats->rejected_files > 0) {
+    std::cout << fmt::format("{} files could not be added to the catalog (see the reasons above)\n",
+                             stats->rejected_files);
+  }
   return kExitOk;
 }
 

@@ -31,7 +31,12 @@ int Run(WorkerFlags& flags) {
   if (!OpenStores(flags.stores, &stores)) return kExitUsage;
   QueueOptions queue_options;
   queue_options.visibility_timeout = std::chrono::seconds(flags.visibility_seconds);
-  auto queue = OpenJobQueue(flags.queue, queue_options);
+  const std::string queue_url = QueueUrl(flags.queue, flags.stores.service_env);
+  if (queue_url.empty()) {
+    spdlog::error("no job queue: give --queue redis://HOST:PORT/DB (or $FACEFILL_QUEUE, or --service-env)");
+    return kExitUsage;
+  }
+  auto queue = OpenJobQueue(queue_url, queue_options);
   if (!queue.ok()) {
     spdlog::error("{}", queue.status().ToString());
     return kExitUsage;

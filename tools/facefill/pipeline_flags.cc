@@ -18,6 +18,9 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
   app->add_option("--lease-seconds", o->lease_seconds,
                   "Shared catalogs: an asset leased but not committed for this long is taken over by another worker")
       ->capture_default_str();
+  app->add_flag("--force-model", o->force_model,
+                "Write into a vector store even when its vectors come from another recogniser (or cannot be "
+                "checked); vectors of two models are not comparable");
 }
 
 }  // namespace facefill::cli

@@ -10,8 +10,12 @@
 namespace facefill::cli {
 
 struct StoreFlags {
-  std::string db;       // --db, default $FACEFILL_DB or ./facefill.db
-  std::string vectors;  // --vectors, default: the catalog database itself (SQLite table or pgvector)
+  std::string db;           // --db, default $FACEFILL_DB or ./facefill.db
+  std::string vectors;      // --vectors, default: the catalog database itself (SQLite table or pgvector)
+  std::string service_env;  // --service-env: the image-search service's .env file ("-": its environment alone)
+  bool standalone = false;  // --standalone: create the service's tables on a PostgreSQL database without them
+  const CLI::Option* db_option = nullptr;
+  const CLI::Option* vectors_option = nullptr;
 };
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);
