@@ -2,6 +2,8 @@
 // face, reduced to InsightFace's five alignment points. Mirrors faceplugin-face-recognition-js 0.0.1
 // (lib/fr_detect.js detectFaceImage + scaleResult, lib/fr_landmark.js alignLandmarkImage, lib/fr_feature.js
 // convert68pts5pts), except that NMS is the same score-ordered greedy NMS as SCRFD.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <opencv2/imgproc.hpp>
 #include <string>
@@ -9,6 +11,7 @@
 #include "../inference/blob.h"
 #include "../inference/onnx_model.h"
 #include "facefill/detector.h"
+#include "landmark_crop.h"
 #include "nms.h"
 
 namespace facefill {
@@ -74,8 +77,14 @@ class UltraLightDetector final : public FaceDetector {
       const float cx = (face.box.x1 + face.box.x2) / 2, cy = (face.box.y1 + face.box.y2) / 2;
       face.box = BoxF{std::max(0.0f, cx - side / 2), std::max(0.0f, cy - side / 2), std::min(width - 1, cx + side / 2),
                       std::min(height - 1, cy + side / 2)};
-      if (face.box.width() < 2 || face.box.height() < 2) continue;
-      FACEFILL_RETURN_IF_ERROR(PredictLandmarks(bgr, &face));
+      // A face too small (or too broken) for the landmark model is refused: without landmarks its aligned crop
+      // would be a black image, stored and searched as if it were a face.
+      auto crop = detect::LandmarkCrop(face.box, bgr.cols, bgr.rows);
+      if (!crop.ok()) {
+        spdlog::debug("ultralight: face refused: {}", crop.status().message());
+        continue;
+      }
+      FACEFILL_RETURN_IF_ERROR(PredictLandmarks(bgr, *crop, &face));
       kept.push_back(face);
     }
     return kept;
@@ -91,23 +100,8 @@ class UltraLightDetector final : public FaceDetector {
   }
 
  private:
-  // alignLandmarkImage with scale 1: the box itself, shifted inside the image, resized to 64x64 grey, / 256.
-  Status PredictLandmarks(const cv::Mat& bgr, FaceDetection* face) {
-    const int x1 = static_cast<int>(face->box.x1), y1 = static_cast<int>(face->box.y1);
-    const int box_w = static_cast<int>(face->box.x2) - x1, box_h = static_cast<int>(face->box.y2) - y1;
-    const double scale = std::min({(bgr.rows - 1.0) / box_h, (bgr.cols - 1.0) / box_w, 1.0});
-    const double new_w = box_w * scale, new_h = box_h * scale;
-    const double cx = box_w / 2.0 + x1, cy = box_h / 2.0 + y1;
-    double left = cx - new_w / 2, top = cy - new_h / 2, right = cx + new_w / 2, bottom = cy + new_h / 2;
-    if (left < 0) right -= left, left = 0;
-    if (top < 0) bottom -= top, top = 0;
-    if (right > bgr.cols - 1) left -= right - bgr.cols + 1, right = bgr.cols - 1;
-    if (bottom > bgr.rows - 1) top -= bottom - bgr.rows + 1, bottom = bgr.rows - 1;
-    cv::Rect crop(std::max(static_cast<int>(left), 0), std::max(static_cast<int>(top), 0),
-                  std::min(static_cast<int>(right - left), bgr.cols - 1),
-                  std::min(static_cast<int>(bottom - top), bgr.rows - 1));
-    crop &= cv::Rect(0, 0, bgr.cols, bgr.rows);
-    if (crop.width < 2 || crop.height < 2) return Status::Ok();
+  // The 68-point model on `crop` (see LandmarkCrop), resized to 64x64 grey, / 256; reduced to five points.
+  Status PredictLandmarks(const cv::Mat& bgr, const cv::Rect& crop, FaceDetection* face) {
     cv::resize(bgr(crop), landmark_crop_, cv::Size(kLandmarkInputSize, kLandmarkInputSize));
     cv::cvtColor(landmark_crop_, landmark_grey_, cv::COLOR_BGR2GRAY);
     landmark_blob_.resize(static_cast<size_t>(kLandmarkInputSize) * kLandmarkInputSize);
