@@ -10,6 +10,7 @@
 #include <chrono>
 #include <iostream>
 #include <latch>
+#include <sstream>
 #include <thread>
 
 #include "facefill/job_queue.h"
@@ -245,6 +246,42 @@ TEST(RedisQueueLostReplyTest, EveryStepSurvivesALostReply) {
   for (const auto& f : failures) all += f + "\n";
   EXPECT_TRUE(failures.empty()) << failures.size() << " of " << commands << " lost replies changed the outcome:\n"
                                 << all;
+}
+
+// The server cuts a worker's connection while it waits for a job (CLIENT KILL from a second connection): the wait
+// resumes on a new connection and the job queued meanwhile is taken.
+TEST(RedisQueueLostReplyTest, ATakeWhoseConnectionIsKilledWhileWaitingStillGetsItsJob) {
+  ASSERT_NE(testing::Services(), nullptr);
+  const QueueOptions options = Prefixed("kill");
+  auto taker = OpenQueue(options);
+  auto enqueuer = OpenQueue(options);
+  auto admin = redis::Client::Open(RedisUrl());
+  ASSERT_TRUE(taker != nullptr && enqueuer != nullptr && admin.ok());
+  Result<std::optional<JobInfo>> taken = Status::Internal("not taken");
+  std::thread take([&] { taken = taker->Take("w-killed", 5000ms); });
+  std::string blocked;  // the id of the connection waiting in BLMOVE
+  for (int i = 0; i < 200 && blocked.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    auto clients = (*admin)->Command({"CLIENT", "LIST"});
+    ASSERT_TRUE(clients.ok()) << clients.status().ToString();
+    std::istringstream lines(clients->str);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("cmd=blmove") == std::string::npos) continue;
+      blocked = line.substr(3, line.find(' ') - 3);  // "id=NNN addr=..."
+    }
+  }
+  ASSERT_FALSE(blocked.empty()) << "the taker never waited in BLMOVE";
+  auto killed = (*admin)->Command({"CLIENT", "KILL", "ID", blocked});
+  ASSERT_TRUE(killed.ok()) << killed.status().ToString();
+  EXPECT_EQ(killed->integer, 1);
+  auto id = enqueuer->Enqueue("{}");
+  ASSERT_TRUE(id.ok());
+  take.join();
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  ASSERT_TRUE(taken->has_value()) << "the job queued after the cut was not taken";
+  EXPECT_EQ((*taken)->id, *id);
+  EXPECT_EQ((*taken)->status, JobStatus::kRunning);
+  EXPECT_EQ((*taken)->live_workers, std::vector<std::string>{"w-killed"});
 }
 
 }  // namespace
