@@ -42,7 +42,7 @@ class UltraLightDetector final : public FaceDetector {
 
   Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr) override {
     if (bgr.empty() || bgr.type() != CV_8UC3) {
-      return Status(StatusCode::kInvalidArgument, "Detect needs a non-empty 8-bit 3-channel BGR image");
+      return Status::InvalidArgument("Detect needs a non-empty 8-bit 3-channel BGR image");
     }
     // Plain resize to the network size (no letterbox), RGB, (p - 127) / 128.
     cv::resize(bgr, resized_, cv::Size(input_width_, input_height_));
@@ -54,7 +54,7 @@ class UltraLightDetector final : public FaceDetector {
     auto boxes = OnnxModel::View(outputs[1]);
     const size_t n = scores.count / 2;
     if (boxes.count != n * 4) {
-      return Status(StatusCode::kInferenceError, detector_->path().filename().string() + ": scores/boxes mismatch");
+      return Status::InferenceError(detector_->path().filename().string() + ": scores/boxes mismatch");
     }
     // Boxes come out decoded, as corners relative to the image size.
     const float width = static_cast<float>(bgr.cols), height = static_cast<float>(bgr.rows);
@@ -114,7 +114,7 @@ class UltraLightDetector final : public FaceDetector {
         landmarks_->Run(landmark_blob_.data(), {1, 1, kLandmarkInputSize, kLandmarkInputSize}, &outputs));
     auto points = OnnxModel::View(outputs[0]);
     if (points.count != kLandmarkValues) {
-      return Status(StatusCode::kInferenceError, landmarks_->path().filename().string() + ": expected 136 values");
+      return Status::InferenceError(landmarks_->path().filename().string() + ": expected 136 values");
     }
     for (size_t p = 0; p < kFivePointSources.size(); ++p) {
       float x = 0, y = 0;
@@ -149,9 +149,9 @@ Result<std::unique_ptr<FaceDetector>> OpenUltraLightDetector(const std::filesyst
   const auto& outs = (*detector)->outputs();
   if (in.shape.size() != 4 || in.shape[1] != 3 || in.shape[2] <= 0 || in.shape[3] <= 0 || outs.size() != 2 ||
       outs[0].shape.size() != 3 || outs[0].shape[2] != 2 || outs[1].shape.size() != 3 || outs[1].shape[2] != 4) {
-    return Status(StatusCode::kModelError, detector_path.string() +
-                                               ": not an Ultra-Light detector (expected input [1,3,H,W] and outputs "
-                                               "scores [1,N,2], boxes [1,N,4])");
+    return Status::ModelError(detector_path.string() +
+                              ": not an Ultra-Light detector (expected input [1,3,H,W] and outputs "
+                              "scores [1,N,2], boxes [1,N,4])");
   }
   auto landmarks = OnnxModel::Open(landmark_path, options.runtime);
   if (!landmarks.ok()) return landmarks.status();
@@ -159,9 +159,9 @@ Result<std::unique_ptr<FaceDetector>> OpenUltraLightDetector(const std::filesyst
   const auto& lout = (*landmarks)->outputs();
   if (lin.size() != 4 || lin[1] != 1 || lin[2] != kLandmarkInputSize || lin[3] != kLandmarkInputSize ||
       lout.size() != 1 || lout[0].shape.empty() || lout[0].shape.back() != kLandmarkValues) {
-    return Status(StatusCode::kModelError, landmark_path.string() +
-                                               ": not a 68-point landmark model (expected input [1,1,64,64], "
-                                               "output [1,136])");
+    return Status::ModelError(landmark_path.string() +
+                              ": not a 68-point landmark model (expected input [1,1,64,64], "
+                              "output [1,136])");
   }
   std::shared_ptr<const OnnxModel> det = std::move(detector).value();
   std::shared_ptr<const OnnxModel> lmk = std::move(landmarks).value();

@@ -51,15 +51,15 @@ Reply ConvertReply(const redisReply* r, int depth) {
 
 Result<std::vector<Reply>> ParseResp(const std::string& bytes) {
   std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(redisReaderCreate(), redisReaderFree);
-  if (reader == nullptr) return Status(StatusCode::kInternal, "out of memory");
+  if (reader == nullptr) return Status::Internal("out of memory");
   if (redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK) {
-    return Status(StatusCode::kQueueError, "cannot feed the reply reader");
+    return Status::QueueError("cannot feed the reply reader");
   }
   std::vector<Reply> replies;
   while (true) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-      return Status(StatusCode::kQueueError, std::string("malformed reply: ") + reader->errstr);
+      return Status::QueueError(std::string("malformed reply: ") + reader->errstr);
     }
     if (raw == nullptr) break;  // incomplete or done
     replies.push_back(ConvertReply(static_cast<redisReply*>(raw)));
