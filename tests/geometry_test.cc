@@ -1,8 +1,10 @@
 // Pure unit tests: NMS and max_num selection, Umeyama alignment, the ONNX graph reader on malformed bytes.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
+#include "detect/landmark_crop.h"
 #include "detect/nms.h"
 #include "facefill/align.h"
 #include "inference/onnx_graph.h"
@@ -33,6 +35,33 @@ TEST(NmsTest, SuppressAndSelectSortsByScore) {
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_FLOAT_EQ(kept[0].score, 0.9f);
   EXPECT_FLOAT_EQ(kept[1].score, 0.7f);
+}
+
+TEST(LandmarkCropTest, AFaceBoxIsCroppedAsIsInsideTheImage) {
+  auto crop = detect::LandmarkCrop(BoxF{10.5f, 20.2f, 60.9f, 70.1f}, 200, 100);
+  ASSERT_TRUE(crop.ok()) << crop.status().ToString();
+  EXPECT_EQ(*crop, cv::Rect(10, 20, 50, 50));
+  auto edge = detect::LandmarkCrop(BoxF{0, 0, 2, 2}, 3, 3);  // the smallest face a 3x3 image can hold
+  ASSERT_TRUE(edge.ok()) << edge.status().ToString();
+  EXPECT_EQ(*edge, cv::Rect(0, 0, 2, 2));
+}
+
+// Under 2 px (or not a number) the landmark model sees nothing and the aligned face would be black: refused, with
+// the reason, instead of a face without landmarks.
+TEST(LandmarkCropTest, TinyAndNonFiniteFacesAreRefusedWithAReason) {
+  for (const BoxF& box : {BoxF{5, 5, 6.5f, 30}, BoxF{5, 5, 30, 6.9f}, BoxF{5, 5, 5, 5}, BoxF{0, 0, 1, 1}}) {
+    auto crop = detect::LandmarkCrop(box, 100, 100);
+    ASSERT_FALSE(crop.ok()) << box.x1 << "," << box.y1 << "," << box.x2 << "," << box.y2;
+    EXPECT_EQ(crop.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(crop.status().message().find("under 2 px"), std::string::npos) << crop.status().message();
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto broken = detect::LandmarkCrop(BoxF{nan, 0, 10, 10}, 100, 100);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find("not finite"), std::string::npos);
+  EXPECT_FALSE(detect::LandmarkCrop(BoxF{0, 0, std::numeric_limits<float>::infinity(), 10}, 100, 100).ok());
+  // A 2x2 image cannot give a 2 px crop (the crop stays inside the last row and column, as fr_landmark.js has it).
+  EXPECT_FALSE(detect::LandmarkCrop(BoxF{0, 0, 2, 2}, 2, 2).ok());
 }
 
 const FiveLandmarks kTemplate = {Point2f{38.2946f, 51.6963f}, Point2f{73.5318f, 51.5014f}, Point2f{56.0252f, 71.7366f},

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
+#include <opencv2/imgproc.hpp>
 #include <thread>
 
 #include "facefill/analyzer.h"
@@ -93,6 +95,42 @@ TEST_F(DefaultPackTest, ClonesGiveIdenticalResultsFromTwoThreads) {
     ASSERT_EQ(r.size(), expected->size());
     for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(r[i].embedding, (*expected)[i].embedding);
   }
+}
+
+// A face photo shrunk to a few pixels, every candidate kept (threshold 0): a face under 2 px has no landmarks to
+// find, so it is refused; a face that is returned always has its box and its five points (never a zero transform
+// that aligns a black crop).
+TEST(UltraLightTest, FacesInTinyImagesAreRefusedOrHaveLandmarks) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
+  FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  auto pack = LocateModelPack({DefaultPackDir(), "", ""});
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  AnalyzerOptions options;
+  options.detector.score_threshold = 0;
+  auto analyzer = FaceAnalyzer::Open(*pack, options);
+  ASSERT_TRUE(analyzer.ok()) << analyzer.status().ToString();
+  const auto photo = SharedDir() / "images/obama/obama.jpg";
+  auto decoded = DecodeImageFile(photo);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  size_t returned = 0;
+  for (int side : {1, 2, 3, 4, 6}) {
+    cv::Mat tiny;
+    cv::resize(decoded->bgr, tiny, cv::Size(side, side), 0, 0, cv::INTER_AREA);
+    auto faces = (*analyzer)->detector().Detect(tiny);
+    ASSERT_TRUE(faces.ok()) << photo << " at " << side << " px: " << faces.status().ToString();
+    if (side < 3) {
+      EXPECT_TRUE(faces->empty()) << photo << " at " << side << " px holds no 2 px face";
+    }
+    for (const auto& face : *faces) {
+      ++returned;
+      EXPECT_GE(face.box.width(), 2) << photo << " at " << side << " px";
+      EXPECT_GE(face.box.height(), 2) << photo << " at " << side << " px";
+      bool all_zero = true;
+      for (const auto& p : face.landmarks) all_zero = all_zero && p.x == 0 && p.y == 0;
+      EXPECT_FALSE(all_zero) << photo << " at " << side << " px: a face without landmarks";
+    }
+  }
+  std::cout << returned << " faces returned from the tiny images, each with landmarks\n";
 }
 
 TEST(ModelContractTest, GarbageFileIsAModelErrorNamingTheFile) {

@@ -45,18 +45,20 @@ TEST(MutationTest, ThousandMutatedImagesAreEachProcessedOrRecorded) {
   }
   auto catalog = OpenCatalog("sqlite:" + (dir / "facefill.db").string());
   auto vectors = OpenVectorStore("", "sqlite:" + (dir / "facefill.db").string());
-  ASSERT_TRUE(catalog.ok() && vectors.ok());
+  ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+  ASSERT_TRUE(vectors.ok()) << vectors.status().ToString();
   auto scanned = ScanLibrary(library, catalog->get());
-  ASSERT_TRUE(scanned.ok());
+  ASSERT_TRUE(scanned.ok()) << scanned.status().ToString();
   ASSERT_EQ(scanned->counts.added, kImages);
   auto pack = LocateModelPack({testing::DefaultPackDir(), "", ""});
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
   auto analyzer = FaceAnalyzer::Open(*pack);
-  ASSERT_TRUE(analyzer.ok());
+  ASSERT_TRUE(analyzer.ok()) << analyzer.status().ToString();
   auto report = RunBackfill(**catalog, **vectors, **analyzer, {});
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->progress.processed, kImages);
   auto stats = (*catalog)->Stats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->scanned + stats->errors, kImages) << "every file is either scanned or recorded with a reason";
   EXPECT_GT(stats->errors, 100);
   EXPECT_GT(stats->scanned, 100);
@@ -66,7 +68,7 @@ TEST(MutationTest, ThousandMutatedImagesAreEachProcessedOrRecorded) {
         << reason << " x" << count;
   }
   auto check = CheckConsistency(**catalog, **vectors, false);
-  ASSERT_TRUE(check.ok());
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
   EXPECT_TRUE(check->clean());
   std::cout << kImages << " mutants: " << stats->scanned << " scanned (" << stats->faces << " faces), " << stats->errors
             << " recorded errors\n";

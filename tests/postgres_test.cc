@@ -111,6 +111,18 @@ class PostgresBackendTest : public ::testing::Test {
     }
   }
 
+  // The suite's SQLite folder is removed (it used to be left in the temporary directory after every run).
+  static void TearDownTestSuite() {
+    delete sqlite_dir_;
+    delete pg_url_;
+    delete schema_before_;
+    delete setup_error_;
+    sqlite_dir_ = nullptr;
+    pg_url_ = nullptr;
+    schema_before_ = nullptr;
+    setup_error_ = nullptr;
+  }
+
   void SetUp() override {
     FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
     FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");

@@ -48,12 +48,12 @@ TEST(JobQueueTest, WorkersShareARunningJobAndItsProgressAddsUp) {
   ASSERT_TRUE(id.ok());
   auto queued = queue->Get(*id);
   ASSERT_TRUE(queued.ok());
-  EXPECT_EQ(queued->status, "queued");
+  EXPECT_EQ(queued->status, JobStatus::kQueued);
 
   auto first = queue->Take("w1", 1000ms);
   ASSERT_TRUE(first.ok() && first->has_value());
   EXPECT_EQ((*first)->id, *id);
-  EXPECT_EQ((*first)->status, "running");
+  EXPECT_EQ((*first)->status, JobStatus::kRunning);
   auto second = queue->Take("w2", 1000ms);
   ASSERT_TRUE(second.ok() && second->has_value());
   EXPECT_EQ((*second)->id, *id) << "a second worker joins the running job";
@@ -63,7 +63,7 @@ TEST(JobQueueTest, WorkersShareARunningJobAndItsProgressAddsUp) {
   ASSERT_TRUE(queue->Report(*id, "w1", JobCounts{4, 7, 1, 0}).ok());
   auto status = queue->Report(*id, "w2", JobCounts{6, 5, 0, 1});
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ(*status, "running");
+  EXPECT_EQ(*status, JobStatus::kRunning);
   auto info = queue->Get(*id);
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->total, 10);
@@ -74,7 +74,7 @@ TEST(JobQueueTest, WorkersShareARunningJobAndItsProgressAddsUp) {
 
   ASSERT_TRUE(queue->Finish(*id, true, "").ok());
   info = queue->Get(*id);
-  EXPECT_EQ(info->status, "done");
+  EXPECT_EQ(info->status, JobStatus::kDone);
   EXPECT_GT(info->finished_at, 0);
   auto next = queue->Take("w1", 100ms);
   ASSERT_TRUE(next.ok());
@@ -98,7 +98,7 @@ TEST(JobQueueTest, CancelledJobsAreNotTakenAndRunningOnesReportIt) {
   ASSERT_TRUE(queue->Cancel(*queued).ok());   // running: its worker sees it at the next report
   auto status = queue->Report(*queued, "w1", JobCounts{});
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ(*status, "cancelled");
+  EXPECT_EQ(*status, JobStatus::kCancelled);
   auto next = queue->Take("w2", 200ms);
   ASSERT_TRUE(next.ok());
   EXPECT_FALSE(next->has_value());
@@ -284,8 +284,37 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
   auto jobs = (*queue)->List(1);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
-  EXPECT_EQ(jobs->front().status, "done");
+  EXPECT_EQ(jobs->front().status, JobStatus::kDone);
   EXPECT_EQ(jobs->front().total, 1000);
+}
+
+// `worker --max-faces` limits the faces the worker stores per image (the job carries the filters, the worker its
+// models): the InsightFace group photo has 6 faces for SCRFD, 2 are stored.
+TEST(WorkerProcessesTest, MaxFacesLimitsTheFacesAWorkerStores) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (models, photos)");
+  FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  ASSERT_NE(testing::Services(), nullptr);
+  TempDir dir;
+  fs::create_directories(dir / "photos");
+  fs::copy_file(SharedDir() / "images/group/insightface_t1.jpg", dir / "photos/group.jpg");
+  const std::string db = FreshPostgresDatabase("maxfaces");
+  const std::string redis = testing::Services()->redis + "/4";
+  const std::vector<std::string> models = {"--detector", (SharedDir() / "models/scrfd/det_2.5g.onnx").string(),
+                                           "--recognizer", (testing::DefaultPackDir() / "fr_feature.onnx").string()};
+  auto with_models = [&](std::vector<std::string> args) {
+    args.insert(args.end(), models.begin(), models.end());
+    return args;
+  };
+  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", (dir / "photos").string(), "--db", db})), 0);
+  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, with_models({"backfill", "--db", db, "--queue", redis}))),
+            0);
+  EXPECT_EQ(
+      testing::WaitExit(testing::Spawn(
+          FACEFILL_CLI, with_models({"worker", "--db", db, "--queue", redis, "--exit-when-idle", "--max-faces", "2"}),
+          dir / "worker.log")),
+      0);
+  EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM face_instances"), 2);
+  EXPECT_EQ(Query(db, "SELECT SUM(face_count) FROM facefill_scan_status"), 2);
 }
 
 // Redis disappears under a running worker: its progress report fails after bounded retries, it drains, commits what

@@ -8,15 +8,24 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "facefill/status.h"
 
 namespace facefill {
 
+// Where a job is in its life: queued -> running -> done | failed, or cancelled from queued or running.
+enum class JobStatus { kQueued, kRunning, kDone, kFailed, kCancelled };
+
+// The status's stable name ("running"), as stored in Redis and printed by `facefill jobs`.
+std::string_view JobStatusName(JobStatus status);
+// The status a name stands for; nullopt for a name that is none of them.
+std::optional<JobStatus> ParseJobStatus(std::string_view name);
+
 struct JobInfo {
   std::string id;
-  std::string status;  // queued, running, done, failed, cancelled
+  JobStatus status = JobStatus::kQueued;
   std::string params;  // JSON: the backfill options the job runs with
   int64_t total = 0;   // pending assets when the job started
   int64_t processed = 0, faces = 0, no_faces = 0, errors = 0;
@@ -45,7 +54,7 @@ class JobQueue {
   virtual Result<std::optional<JobInfo>> Take(const std::string& worker, std::chrono::milliseconds wait) = 0;
   // Renews `worker`'s membership of the job and adds what it did since the last call. Returns the job's status
   // (so a worker sees a cancel).
-  virtual Result<std::string> Report(const std::string& job_id, const std::string& worker, const JobCounts& delta) = 0;
+  virtual Result<JobStatus> Report(const std::string& job_id, const std::string& worker, const JobCounts& delta) = 0;
   // Records the job's total (pending assets when work started); only the first call counts.
   virtual Status SetTotal(const std::string& job_id, int64_t total) = 0;
   // The worker stops working on the job (it may still be running elsewhere).

@@ -1,6 +1,7 @@
 // Status and Result<T>: how errors cross module boundaries in facefill (no exceptions past a module's edge).
 #pragma once
 
+#include <cassert>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +41,23 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
+  // One named factory per code, as leveldb has: `return Status::NotFound("no job " + id);`.
+  static Status InvalidArgument(std::string message) { return {StatusCode::kInvalidArgument, std::move(message)}; }
+  static Status NotFound(std::string message) { return {StatusCode::kNotFound, std::move(message)}; }
+  static Status PermissionDenied(std::string message) { return {StatusCode::kPermissionDenied, std::move(message)}; }
+  static Status IoError(std::string message) { return {StatusCode::kIoError, std::move(message)}; }
+  static Status EmptyFile(std::string message) { return {StatusCode::kEmptyFile, std::move(message)}; }
+  static Status UnsupportedFormat(std::string message) { return {StatusCode::kUnsupportedFormat, std::move(message)}; }
+  static Status CorruptImage(std::string message) { return {StatusCode::kCorruptImage, std::move(message)}; }
+  static Status ImageTooLarge(std::string message) { return {StatusCode::kImageTooLarge, std::move(message)}; }
+  static Status ModelError(std::string message) { return {StatusCode::kModelError, std::move(message)}; }
+  static Status InferenceError(std::string message) { return {StatusCode::kInferenceError, std::move(message)}; }
+  static Status DatabaseError(std::string message) { return {StatusCode::kDatabaseError, std::move(message)}; }
+  static Status VectorStoreError(std::string message) { return {StatusCode::kVectorStoreError, std::move(message)}; }
+  static Status QueueError(std::string message) { return {StatusCode::kQueueError, std::move(message)}; }
+  static Status Unavailable(std::string message) { return {StatusCode::kUnavailable, std::move(message)}; }
+  static Status Cancelled(std::string message) { return {StatusCode::kCancelled, std::move(message)}; }
+  static Status Internal(std::string message) { return {StatusCode::kInternal, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -52,12 +70,13 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-// Either a value or a non-OK Status.
+// Either a value or a non-OK Status. An OK status holds no value, so it is refused: a debug build asserts, and a
+// release build keeps it as kInternal (never a Result that is neither a value nor an error).
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(Status status) : data_(std::move(status)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}                   // NOLINT(google-explicit-constructor)
+  Result(Status status) : data_(RefuseOk(std::move(status))) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(data_); }
   const Status& status() const {
@@ -73,6 +92,11 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
 
  private:
+  static Status RefuseOk(Status status) {
+    assert(!status.ok() && "a Result needs a value or an error, not an OK status");
+    return status.ok() ? Status::Internal("a Result was given an OK status and no value") : status;
+  }
+
   std::variant<T, Status> data_;
 };
 
@@ -88,3 +112,12 @@ class [[nodiscard]] Result {
     ::facefill::Status var = (expr);             \
     if (!var.ok()) return var;                   \
   } while (0)
+
+// `FACEFILL_ASSIGN_OR_RETURN(auto info, queue.Get(id));`: declares or assigns `lhs` from a Result's value, or
+// returns its Status early. One statement (not usable as the body of an unbraced if).
+#define FACEFILL_ASSIGN_OR_RETURN(lhs, expr) \
+  FACEFILL_ASSIGN_OR_RETURN_IMPL(FACEFILL_CONCAT(facefill_result_, __LINE__), lhs, expr)
+#define FACEFILL_ASSIGN_OR_RETURN_IMPL(var, lhs, expr) \
+  auto var = (expr);                                   \
+  if (!var.ok()) return var.status();                  \
+  lhs = std::move(var).value()

@@ -2,6 +2,8 @@
 // face, reduced to InsightFace's five alignment points. Mirrors faceplugin-face-recognition-js 0.0.1
 // (lib/fr_detect.js detectFaceImage + scaleResult, lib/fr_landmark.js alignLandmarkImage, lib/fr_feature.js
 // convert68pts5pts), except that NMS is the same score-ordered greedy NMS as SCRFD.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <opencv2/imgproc.hpp>
 #include <string>
@@ -9,6 +11,7 @@
 #include "../inference/blob.h"
 #include "../inference/onnx_model.h"
 #include "facefill/detector.h"
+#include "landmark_crop.h"
 #include "nms.h"
 
 namespace facefill {
@@ -39,7 +42,7 @@ class UltraLightDetector final : public FaceDetector {
 
   Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr) override {
     if (bgr.empty() || bgr.type() != CV_8UC3) {
-      return Status(StatusCode::kInvalidArgument, "Detect needs a non-empty 8-bit 3-channel BGR image");
+      return Status::InvalidArgument("Detect needs a non-empty 8-bit 3-channel BGR image");
     }
     // Plain resize to the network size (no letterbox), RGB, (p - 127) / 128.
     cv::resize(bgr, resized_, cv::Size(input_width_, input_height_));
@@ -51,7 +54,7 @@ class UltraLightDetector final : public FaceDetector {
     auto boxes = OnnxModel::View(outputs[1]);
     const size_t n = scores.count / 2;
     if (boxes.count != n * 4) {
-      return Status(StatusCode::kInferenceError, detector_->path().filename().string() + ": scores/boxes mismatch");
+      return Status::InferenceError(detector_->path().filename().string() + ": scores/boxes mismatch");
     }
     // Boxes come out decoded, as corners relative to the image size.
     const float width = static_cast<float>(bgr.cols), height = static_cast<float>(bgr.rows);
@@ -74,8 +77,14 @@ class UltraLightDetector final : public FaceDetector {
       const float cx = (face.box.x1 + face.box.x2) / 2, cy = (face.box.y1 + face.box.y2) / 2;
       face.box = BoxF{std::max(0.0f, cx - side / 2), std::max(0.0f, cy - side / 2), std::min(width - 1, cx + side / 2),
                       std::min(height - 1, cy + side / 2)};
-      if (face.box.width() < 2 || face.box.height() < 2) continue;
-      FACEFILL_RETURN_IF_ERROR(PredictLandmarks(bgr, &face));
+      // A face too small (or too broken) for the landmark model is refused: without landmarks its aligned crop
+      // would be a black image, stored and searched as if it were a face.
+      auto crop = detect::LandmarkCrop(face.box, bgr.cols, bgr.rows);
+      if (!crop.ok()) {
+        spdlog::debug("ultralight: face refused: {}", crop.status().message());
+        continue;
+      }
+      FACEFILL_RETURN_IF_ERROR(PredictLandmarks(bgr, *crop, &face));
       kept.push_back(face);
     }
     return kept;
@@ -91,23 +100,8 @@ class UltraLightDetector final : public FaceDetector {
   }
 
  private:
-  // alignLandmarkImage with scale 1: the box itself, shifted inside the image, resized to 64x64 grey, / 256.
-  Status PredictLandmarks(const cv::Mat& bgr, FaceDetection* face) {
-    const int x1 = static_cast<int>(face->box.x1), y1 = static_cast<int>(face->box.y1);
-    const int box_w = static_cast<int>(face->box.x2) - x1, box_h = static_cast<int>(face->box.y2) - y1;
-    const double scale = std::min({(bgr.rows - 1.0) / box_h, (bgr.cols - 1.0) / box_w, 1.0});
-    const double new_w = box_w * scale, new_h = box_h * scale;
-    const double cx = box_w / 2.0 + x1, cy = box_h / 2.0 + y1;
-    double left = cx - new_w / 2, top = cy - new_h / 2, right = cx + new_w / 2, bottom = cy + new_h / 2;
-    if (left < 0) right -= left, left = 0;
-    if (top < 0) bottom -= top, top = 0;
-    if (right > bgr.cols - 1) left -= right - bgr.cols + 1, right = bgr.cols - 1;
-    if (bottom > bgr.rows - 1) top -= bottom - bgr.rows + 1, bottom = bgr.rows - 1;
-    cv::Rect crop(std::max(static_cast<int>(left), 0), std::max(static_cast<int>(top), 0),
-                  std::min(static_cast<int>(right - left), bgr.cols - 1),
-                  std::min(static_cast<int>(bottom - top), bgr.rows - 1));
-    crop &= cv::Rect(0, 0, bgr.cols, bgr.rows);
-    if (crop.width < 2 || crop.height < 2) return Status::Ok();
+  // The 68-point model on `crop` (see LandmarkCrop), resized to 64x64 grey, / 256; reduced to five points.
+  Status PredictLandmarks(const cv::Mat& bgr, const cv::Rect& crop, FaceDetection* face) {
     cv::resize(bgr(crop), landmark_crop_, cv::Size(kLandmarkInputSize, kLandmarkInputSize));
     cv::cvtColor(landmark_crop_, landmark_grey_, cv::COLOR_BGR2GRAY);
     landmark_blob_.resize(static_cast<size_t>(kLandmarkInputSize) * kLandmarkInputSize);
@@ -120,7 +114,7 @@ class UltraLightDetector final : public FaceDetector {
         landmarks_->Run(landmark_blob_.data(), {1, 1, kLandmarkInputSize, kLandmarkInputSize}, &outputs));
     auto points = OnnxModel::View(outputs[0]);
     if (points.count != kLandmarkValues) {
-      return Status(StatusCode::kInferenceError, landmarks_->path().filename().string() + ": expected 136 values");
+      return Status::InferenceError(landmarks_->path().filename().string() + ": expected 136 values");
     }
     for (size_t p = 0; p < kFivePointSources.size(); ++p) {
       float x = 0, y = 0;
@@ -155,9 +149,9 @@ Result<std::unique_ptr<FaceDetector>> OpenUltraLightDetector(const std::filesyst
   const auto& outs = (*detector)->outputs();
   if (in.shape.size() != 4 || in.shape[1] != 3 || in.shape[2] <= 0 || in.shape[3] <= 0 || outs.size() != 2 ||
       outs[0].shape.size() != 3 || outs[0].shape[2] != 2 || outs[1].shape.size() != 3 || outs[1].shape[2] != 4) {
-    return Status(StatusCode::kModelError, detector_path.string() +
-                                               ": not an Ultra-Light detector (expected input [1,3,H,W] and outputs "
-                                               "scores [1,N,2], boxes [1,N,4])");
+    return Status::ModelError(detector_path.string() +
+                              ": not an Ultra-Light detector (expected input [1,3,H,W] and outputs "
+                              "scores [1,N,2], boxes [1,N,4])");
   }
   auto landmarks = OnnxModel::Open(landmark_path, options.runtime);
   if (!landmarks.ok()) return landmarks.status();
@@ -165,9 +159,9 @@ Result<std::unique_ptr<FaceDetector>> OpenUltraLightDetector(const std::filesyst
   const auto& lout = (*landmarks)->outputs();
   if (lin.size() != 4 || lin[1] != 1 || lin[2] != kLandmarkInputSize || lin[3] != kLandmarkInputSize ||
       lout.size() != 1 || lout[0].shape.empty() || lout[0].shape.back() != kLandmarkValues) {
-    return Status(StatusCode::kModelError, landmark_path.string() +
-                                               ": not a 68-point landmark model (expected input [1,1,64,64], "
-                                               "output [1,136])");
+    return Status::ModelError(landmark_path.string() +
+                              ": not a 68-point landmark model (expected input [1,1,64,64], "
+                              "output [1,136])");
   }
   std::shared_ptr<const OnnxModel> det = std::move(detector).value();
   std::shared_ptr<const OnnxModel> lmk = std::move(landmarks).value();

@@ -51,15 +51,15 @@ Reply ConvertReply(const redisReply* r, int depth) {
 
 Result<std::vector<Reply>> ParseResp(const std::string& bytes) {
   std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(redisReaderCreate(), redisReaderFree);
-  if (reader == nullptr) return Status(StatusCode::kInternal, "out of memory");
+  if (reader == nullptr) return Status::Internal("out of memory");
   if (redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK) {
-    return Status(StatusCode::kQueueError, "cannot feed the reply reader");
+    return Status::QueueError("cannot feed the reply reader");
   }
   std::vector<Reply> replies;
   while (true) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-      return Status(StatusCode::kQueueError, std::string("malformed reply: ") + reader->errstr);
+      return Status::QueueError(std::string("malformed reply: ") + reader->errstr);
     }
     if (raw == nullptr) break;  // incomplete or done
     replies.push_back(ConvertReply(static_cast<redisReply*>(raw)));
@@ -122,8 +122,11 @@ Status Client::Connect() {
   }
   redisSetTimeout(ctx_, Millis(options_.timeout_ms));
   auto setup = [&](const std::vector<std::string>& args) -> Status {
-    auto reply = Run(args, options_.timeout_ms);
-    return reply.ok() ? Status::Ok() : reply.status();
+    FACEFILL_ASSIGN_OR_RETURN(Reply reply, Run(args, options_.timeout_ms));
+    // Never echo arguments: AUTH carries the password.
+    if (reply.type == Reply::Type::kError)
+      return Status::QueueError(described_ + ": " + args.front() + " failed: " + reply.str);
+    return Status::Ok();
   };
   if (!password_.empty()) FACEFILL_RETURN_IF_ERROR(setup({"AUTH", password_}));
   if (db_ != 0) FACEFILL_RETURN_IF_ERROR(setup({"SELECT", std::to_string(db_)}));
@@ -148,23 +151,64 @@ Result<Reply> Client::Run(const std::vector<std::string>& args, int timeout_ms) 
   }
   Reply reply = ConvertReply(raw);
   freeReplyObject(raw);
-  if (reply.type == Reply::Type::kError) {
-    // Never echo arguments: AUTH carries the password.
-    return Status(StatusCode::kQueueError, described_ + ": " + args.front() + " failed: " + reply.str);
-  }
   return reply;
 }
 
 Result<Reply> Client::Command(const std::vector<std::string>& args) { return BlockingCommand(args, 0); }
 
 Result<Reply> Client::BlockingCommand(const std::vector<std::string>& args, int extra_ms) {
+  FACEFILL_ASSIGN_OR_RETURN(Reply reply, RunWithRetries(args, extra_ms));
+  if (reply.type == Reply::Type::kError) {
+    // Never echo arguments: AUTH carries the password.
+    return Status::QueueError(described_ + ": " + args.front() + " failed: " + reply.str);
+  }
+  return reply;
+}
+
+Result<Reply> Client::Eval(const std::string& script, const std::vector<std::string>& keys,
+                           const std::vector<std::string>& args) {
+  std::string sha;
+  {
+    std::lock_guard lock(scripts_mutex_);
+    auto it = script_sha_.find(script);
+    if (it != script_sha_.end()) sha = it->second;
+  }
+  std::vector<std::string> argv = {"EVALSHA", sha, std::to_string(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  Result<Reply> reply = Status::Internal("not run");
+  if (!sha.empty()) {
+    reply = RunWithRetries(argv, 0);
+    if (!reply.ok()) return reply.status();
+  }
+  if (sha.empty() || (reply->type == Reply::Type::kError && reply->str.starts_with("NOSCRIPT"))) {
+    FACEFILL_ASSIGN_OR_RETURN(Reply loaded, BlockingCommand({"SCRIPT", "LOAD", script}, 0));
+    {
+      std::lock_guard lock(scripts_mutex_);
+      script_sha_[script] = loaded.str;
+    }
+    argv[1] = loaded.str;
+    reply = RunWithRetries(argv, 0);
+    if (!reply.ok()) return reply.status();
+  }
+  if (reply->type == Reply::Type::kError) return Status::QueueError(described_ + ": script failed: " + reply->str);
+  return reply;
+}
+
+Result<Reply> Client::RunWithRetries(const std::vector<std::string>& args, int extra_ms) {
   std::lock_guard lock(mutex_);
-  Result<Reply> result = Status(StatusCode::kInternal, "not run");
+  Result<Reply> result = Status::Internal("not run");
   Status status = RetryWithBackoff(
       options_.retry,
       [&]() -> Status {
         if (ctx_ == nullptr) FACEFILL_RETURN_IF_ERROR(Connect());
+        if (options_.before_command) options_.before_command(args);
         result = Run(args, options_.timeout_ms + extra_ms);
+        if (result.ok() && options_.lose_reply && options_.lose_reply(args)) {
+          redisFree(ctx_);
+          ctx_ = nullptr;
+          result = RetryableError(described_ + ": reply lost (injected)");
+        }
         return result.ok() ? Status::Ok() : result.status();
       },
       IsRetryableError,

@@ -50,7 +50,7 @@ Status WorkOnJob(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAn
   if (!pending.ok()) return pending.status();
   FACEFILL_RETURN_IF_ERROR(queue.SetTotal(job.id, *pending));
   std::atomic<bool> job_stop{false};
-  std::string job_status = "running";
+  JobStatus job_status = JobStatus::kRunning;
   Status report_status;
   while (true) {
     BackfillProgress last;
@@ -60,13 +60,17 @@ Status WorkOnJob(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAn
                       p.errors - last.errors};
       last = p;
       auto status = queue.Report(job.id, worker, delta);
+      if (status.status().code() == StatusCode::kNotFound) {  // removed from the queue: nothing left to work for
+        job_stop = true;
+        return;
+      }
       if (!status.ok()) {
         report_status = status.status();
         job_stop = true;
         return;
       }
       job_status = *status;
-      if (job_status != "running" || (stop != nullptr && stop->load())) job_stop = true;
+      if (job_status != JobStatus::kRunning || (stop != nullptr && stop->load())) job_stop = true;
     };
     on_progress(last);  // heartbeat before starting
     if (job_stop) break;
@@ -89,7 +93,7 @@ Status WorkOnJob(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAn
     if (*live > 0 || run->progress.processed == 0) std::this_thread::sleep_for(options.poll);
   }
   FACEFILL_RETURN_IF_ERROR(report_status);
-  if (job_status == "cancelled" && log) log(fmt::format("job {}: cancelled", job.id));
+  if (job_status == JobStatus::kCancelled && log) log(fmt::format("job {}: cancelled", job.id));
   return queue.Leave(job.id, worker);
 }
 

@@ -116,6 +116,10 @@ int Enqueue(const BackfillFlags& flags) {
     spdlog::error("--rescan, --offset, --limit and --sequential cannot be queued (workers share the catalog's leases)");
     return kExitUsage;
   }
+  if (flags.models.max_faces != ModelFlags().max_faces) {
+    spdlog::error("--max-faces applies where the job runs: pass it to `facefill worker`");
+    return kExitUsage;
+  }
   const std::string model_id = LocatePackId(flags.models);
   if (model_id.empty()) return kExitUsage;
   auto queue = OpenQueueOrLog(flags.queue);
@@ -174,6 +178,7 @@ void RegisterBackfill(CLI::App* app) {
   CLI::App* cmd = app->add_subcommand("backfill", "Detect, embed and store the faces of every pending asset");
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
+  AddMaxFacesFlag(cmd, &flags->models);
   cmd->add_option("--limit", o.limit, "Process at most N pending assets (0: all)")->capture_default_str();
   cmd->add_option("--offset", o.offset, "Skip the first N pending assets")->capture_default_str();
   cmd->add_option("--min-confidence", o.min_confidence, "Drop faces scoring lower")->capture_default_str();

@@ -92,6 +92,7 @@ void RegisterDetect(CLI::App* app) {
   CLI::App* cmd = app->add_subcommand("detect", "Print the faces found in images (no catalog)");
   cmd->add_option("images", flags->images, "Image files")->required();
   AddModelFlags(cmd, &flags->models);
+  AddMaxFacesFlag(cmd, &flags->models);
   cmd->add_flag("--json", flags->json, "One JSON object per image");
   cmd->add_flag("--embeddings", flags->embeddings, "Also print each face's embedding");
   cmd->add_option("--decode-scale", flags->decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")

@@ -30,7 +30,7 @@ std::string When(double unix_seconds) {
 
 nlohmann::json JobJson(const JobInfo& j) {
   return {{"id", j.id},
-          {"status", j.status},
+          {"status", JobStatusName(j.status)},
           {"params", nlohmann::json::parse(j.params, nullptr, false)},
           {"total", j.total},
           {"processed", j.processed},
@@ -49,8 +49,8 @@ void PrintJob(const JobInfo& j) {
   const double end = j.finished_at > 0 ? j.finished_at : static_cast<double>(std::time(nullptr));
   const double rate = j.started_at > 0 && end > j.started_at ? j.processed / (end - j.started_at) : 0;
   std::cout << fmt::format(
-      "{}  {:<9} {}/{} assets  {} faces  {} errors  {:.1f} images/s  workers {}  created {} UTC{}\n", j.id, j.status,
-      j.processed, j.total, j.faces, j.errors, rate, j.live_workers.size(), When(j.created_at),
+      "{}  {:<9} {}/{} assets  {} faces  {} errors  {:.1f} images/s  workers {}  created {} UTC{}\n", j.id,
+      JobStatusName(j.status), j.processed, j.total, j.faces, j.errors, rate, j.live_workers.size(), When(j.created_at),
       j.error.empty() ? "" : "  error: " + j.error);
 }
 

@@ -64,6 +64,7 @@ void RegisterWorker(CLI::App* app) {
   CLI::App* cmd = app->add_subcommand("worker", "Run queued backfill jobs (Redis) on a shared PostgreSQL catalog");
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
+  AddMaxFacesFlag(cmd, &flags->models);
   AddQueueFlag(cmd, &flags->queue);
   AddPipelineFlags(cmd, &flags->options.backfill);
   cmd->add_option("--visibility-timeout", flags->visibility_seconds,

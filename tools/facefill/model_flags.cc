@@ -20,6 +20,13 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
       "and --sequential)");
 }
 
+void AddMaxFacesFlag(CLI::App* app, ModelFlags* flags) {
+  app->add_option("--max-faces", flags->max_faces,
+                  "Keep at most this many faces per image, the largest and most central first (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
 namespace {
 
 Result<ModelPack> Locate(const ModelFlags& flags) {

@@ -19,6 +19,8 @@ struct ModelFlags {
 };
 
 void AddModelFlags(CLI::App* app, ModelFlags* flags);
+// --max-faces, for the commands that store or print every face of an image (detect, backfill, worker).
+void AddMaxFacesFlag(CLI::App* app, ModelFlags* flags);
 
 // Locates the pack and opens a FaceAnalyzer with `threads` intra-op threads per model call (0: ONNX Runtime's
 // default, all cores); prints the error and returns null on failure.
