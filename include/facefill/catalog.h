@@ -38,8 +38,15 @@ struct ScanCounts {
 struct ClaimRequest {
   std::string owner;                // unique per worker process
   int limit = 8;                    // assets per claim
-  int lease_seconds = 300;          // an asset not committed by then is taken over by another worker
+  int lease_seconds = 30;           // an asset not committed or renewed by then is taken over by another worker
   int64_t retry_errors_before = 0;  // also claim assets that failed before this Unix time (0: never)
+};
+
+// One holder's live leases on unscanned assets.
+struct LeaseHolder {
+  std::string owner;
+  int64_t assets = 0;
+  int64_t expires_at = 0;  // Unix time at which the last of them expires
 };
 
 // Thread-safe: calls are serialised internally.
@@ -72,6 +79,10 @@ class Catalog {
   virtual Status ReleaseLeases(const std::string& owner);
   // Unscanned assets another worker holds a live lease on.
   virtual Result<int64_t> CountLiveLeases();
+  // Extends every lease this owner holds to lease_seconds from now: the heartbeat of a live holder.
+  virtual Status RenewLeases(const std::string& owner, int lease_seconds);
+  // Live leases on unscanned assets, per holder, by owner.
+  virtual Result<std::vector<LeaseHolder>> LiveLeases();
 
   virtual Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) = 0;
   virtual Result<std::vector<std::string>> AllFaceIds() = 0;
