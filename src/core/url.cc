@@ -58,6 +58,16 @@ std::string Unescape(const std::string& text) {
 Result<ServiceUrl> ParseServiceUrl(const std::string& url) {
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos || scheme_end == 0) return Invalid(url, "expected scheme://host");
+  // The scheme ends at the first "://" for RedactUrl too, so curl must not find another one.
+  for (size_t i = 0; i < scheme_end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(url[i]);
+    if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') return Invalid(url, "bad scheme");
+  }
+  // curl skips a third slash ("scheme:///user:pw@host"); a service URL names its host right after "//", which is
+  // also where RedactUrl looks for the password.
+  if (url.compare(scheme_end + 3, 1, "/") == 0) return Invalid(url, "expected scheme://host, not scheme:///");
+  // curl reads a C string: whatever follows a NUL byte would be parsed by nobody but redacted by RedactUrl.
+  if (url.find('\0') != std::string::npos) return Invalid(url, "contains a NUL byte");
   UrlHandle handle(curl_url(), curl_url_cleanup);
   if (!handle) return Status(StatusCode::kInternal, "out of memory");
   // Any scheme (redis://, qdrant://, ...), the path exactly as written.
