@@ -1,20 +1,26 @@
 // Lease heartbeats on a real PostgreSQL: a live holder renews its leases, a SIGKILLed backfill's assets come back
 // within the short default lease, a run that ends while others hold leases says whose and until when, and
-// `backfill --wait` waits for them and finishes every asset.
+// `backfill --wait` waits for them and finishes every asset. And a worker whose shared catalog throws stops with
+// an error instead of ending the process.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <thread>
 
 #include "facefill/backfill.h"
+#include "facefill/job_queue.h"
 #include "facefill/library_scan.h"
 #include "facefill/stores.h"
+#include "facefill/worker.h"
 #include "test_support.h"
 
 namespace facefill {
@@ -215,6 +221,62 @@ TEST_F(LeaseProcessTest, AKilledBackfillsAssetsComeBackWithinTheShortDefaultLeas
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0);
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM face_instances"),
             Query(db, "SELECT SUM(face_count) FROM facefill_scan_status"));
+}
+
+// A shared catalog whose CountPending throws, as a client library might: everything else goes to the real one.
+class ThrowingSharedCatalog final : public Catalog {
+ public:
+  explicit ThrowingSharedCatalog(Catalog& inner) : inner_(inner) {}
+  Status UpsertAssets(const std::vector<AssetRecord>& a, ScanCounts* c) override { return inner_.UpsertAssets(a, c); }
+  Result<std::vector<AssetRecord>> ListPending(const PendingQuery& q) override { return inner_.ListPending(q); }
+  Result<int64_t> CountPending(const PendingQuery&) override { throw std::runtime_error("injected: count threw"); }
+  Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& ids) override {
+    return inner_.FacesOfAssets(ids);
+  }
+  Status CommitScans(const std::vector<ScanOutcome>& o, const std::string& m, const std::string& owner) override {
+    return inner_.CommitScans(o, m, owner);
+  }
+  bool SupportsClaims() const override { return inner_.SupportsClaims(); }
+  Result<std::vector<AssetRecord>> Claim(const ClaimRequest& r) override { return inner_.Claim(r); }
+  Status ReleaseLeases(const std::string& owner) override { return inner_.ReleaseLeases(owner); }
+  Result<std::vector<StoredFace>> FacesByIds(const std::vector<std::string>& ids) override {
+    return inner_.FacesByIds(ids);
+  }
+  Result<std::vector<std::string>> AllFaceIds() override { return inner_.AllFaceIds(); }
+  Result<std::vector<int64_t>> AssetsWithMissingFaces() override { return inner_.AssetsWithMissingFaces(); }
+  Status MarkForRescan(const std::vector<int64_t>& a, const std::vector<std::string>& f) override {
+    return inner_.MarkForRescan(a, f);
+  }
+  Result<CatalogStats> Stats() override { return inner_.Stats(); }
+  Status AddLibraryRoot(const std::string& p) override { return inner_.AddLibraryRoot(p); }
+  Result<std::vector<std::string>> LibraryRoots() override { return inner_.LibraryRoots(); }
+
+ private:
+  Catalog& inner_;
+};
+
+TEST_F(LeaseProcessTest, AWorkerWhoseCatalogThrowsStopsWithAnErrorInsteadOfEndingTheProcess) {
+  TempDir dir;
+  const std::string url = FreshPostgresDatabase("throwing");
+  auto stores = OpenStores(url, "");
+  ASSERT_TRUE(stores.ok()) << stores.status().ToString();
+  ASSERT_TRUE(ScanLibrary(Library(dir, 2), stores->catalog.get()).ok());
+  auto analyzer = testing::OpenDefaultAnalyzer();
+  ASSERT_NE(analyzer, nullptr);
+  QueueOptions queue_options;
+  queue_options.prefix = "test:throwing:" + std::to_string(getpid());
+  auto queue = OpenJobQueue(testing::Services()->redis + "/3", queue_options);
+  ASSERT_TRUE(queue.ok()) << queue.status().ToString();
+  ASSERT_TRUE((*queue)->Enqueue(JobParamsJson(BackfillOptions{}, analyzer->pack().id)).ok());
+  ThrowingSharedCatalog throwing(*stores->catalog);
+  WorkerOptions options;
+  options.exit_when_idle = true;
+  options.poll = 100ms;
+  auto report = RunWorker(**queue, throwing, *stores->vectors, *analyzer, options, nullptr);
+  ASSERT_FALSE(report.ok()) << "the exception must stop the worker";
+  EXPECT_EQ(report.status().code(), StatusCode::kInternal);
+  EXPECT_NE(report.status().message().find("injected"), std::string::npos) << report.status().message();
+  EXPECT_EQ(Query(url, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0);
 }
 
 }  // namespace
