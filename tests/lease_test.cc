@@ -214,8 +214,12 @@ TEST_F(LeaseProcessTest, AKilledBackfillsAssetsComeBackWithinTheShortDefaultLeas
   const fs::path wait_log = dir / "wait.log";
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "-q", "--wait", "--db", db}, wait_log)), 0);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
-  std::cout << "every asset done " << seconds << " s after the kill (" << orphaned.size() << " orphaned)\n";
-  EXPECT_LT(seconds, 40) << "a dead holder's assets come back within about the 30 s lease";
+  std::cout << "every asset done " << seconds << " s after the kill (" << orphaned.size() << " orphaned, lease "
+            << lease_left << " s from the kill)\n";
+  // Within the lease the victim had left (at most 30 s), plus the time to process its assets (a few seconds; the
+  // slack is for loaded test machines): about 30 s in all, never the old 300 s.
+  EXPECT_LT(seconds, lease_left + 12) << "a dead holder's assets come back as soon as its lease lapses";
+  EXPECT_LT(seconds, 45);
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE status IN ('done', 'no_faces')"), kAssets);
   EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill_scan_status"), 1);
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0);
