@@ -1,7 +1,7 @@
 // Lease heartbeats on a real PostgreSQL: a live holder renews its leases, a SIGKILLed backfill's assets come back
 // within the short default lease, a run that ends while others hold leases says whose and until when, and
 // `backfill --wait` waits for them and finishes every asset. And a worker whose shared catalog throws stops with
-// an error instead of ending the process.
+// an error instead of ending the process, and a PostgreSQL value that does not convert is an error, not a throw.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "catalog/pg_session.h"
 #include "facefill/backfill.h"
 #include "facefill/job_queue.h"
 #include "facefill/library_scan.h"
@@ -281,6 +282,23 @@ TEST_F(LeaseProcessTest, AWorkerWhoseCatalogThrowsStopsWithAnErrorInsteadOfEndin
   EXPECT_EQ(report.status().code(), StatusCode::kInternal);
   EXPECT_NE(report.status().message().find("injected"), std::string::npos) << report.status().message();
   EXPECT_EQ(Query(url, "SELECT COUNT(*) FROM facefill_scan_status WHERE lease_owner IS NOT NULL"), 0);
+}
+
+// Value conversions run after the transaction (Rows, QueryInt): one that fails is a kDatabaseError, never an
+// exception escaping into a pipeline thread.
+TEST(PgValuesTest, AValueThatDoesNotConvertIsAnErrorNotAnException) {
+  ASSERT_NE(testing::Services(), nullptr);
+  auto session = pg::Session::Open(FreshPostgresDatabase("values"));
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  auto null_number = pg::Rows((*session)->Query("SELECT NULL::bigint"), pg::FirstColumn<int64_t>);
+  ASSERT_FALSE(null_number.ok());
+  EXPECT_EQ(null_number.status().code(), StatusCode::kDatabaseError) << null_number.status().ToString();
+  auto text = (*session)->QueryInt("SELECT 'not a number'::text");
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), StatusCode::kDatabaseError) << text.status().ToString();
+  auto fine = (*session)->QueryInt("SELECT 42::bigint");
+  ASSERT_TRUE(fine.ok());
+  EXPECT_EQ(*fine, 42);
 }
 
 }  // namespace
