@@ -123,7 +123,7 @@ TEST(CliTest, BackfillMaxFacesLimitsTheStoredFaces) {
   ASSERT_EQ(run.exit_code, 0) << run.out;
   auto stores = OpenStores(db, "");
   ASSERT_TRUE(stores.ok()) << stores.status().ToString();
-  auto ids = stores->catalog->AllFaceIds();
+  auto ids = stores->catalog->AllPointIds();
   ASSERT_TRUE(ids.ok()) << ids.status().ToString();
   EXPECT_EQ(ids->size(), 2u) << "6 faces in the photo, --max-faces 2";
   // A queued job runs with the workers' models: the flag belongs on `facefill worker`.

@@ -1,13 +1,18 @@
 // Fault injection behind the catalog and vector-store interfaces: a store that fails mid-run stops the backfill
 // with a clear error and a consistent state; the next run finishes with exactly the faces of an undisturbed run.
+// Exceptions thrown inside the backfill's threads become an asset's error or the run's, never a crash.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <new>
+#include <stdexcept>
 
 #include "facefill/backfill.h"
 #include "facefill/library_scan.h"
 #include "facefill/search.h"
 #include "facefill/stores.h"
+#include "forwarding_catalog.h"
+#include "pipeline/thread_boundary.h"
 #include "test_support.h"
 
 namespace facefill {
@@ -45,42 +50,38 @@ class FaultyVectorStore final : public VectorStore {
   int calls_ = 0;
 };
 
-class FaultyCatalog final : public Catalog {
+class FaultyCatalog final : public testing::ForwardingCatalog {
  public:
-  FaultyCatalog(Catalog& inner, int fail_commit_at) : inner_(inner), fail_at_(fail_commit_at) {}
-  Status UpsertAssets(const std::vector<AssetRecord>& a, ScanCounts* c) override { return inner_.UpsertAssets(a, c); }
-  Result<std::vector<AssetRecord>> ListPending(const PendingQuery& q) override { return inner_.ListPending(q); }
-  Result<int64_t> CountPending(const PendingQuery& q) override { return inner_.CountPending(q); }
-  Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& ids) override {
-    return inner_.FacesOfAssets(ids);
-  }
+  FaultyCatalog(Catalog& inner, int fail_commit_at) : ForwardingCatalog(inner), fail_at_(fail_commit_at) {}
   Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id, const std::string& owner,
                      std::vector<std::string>* deleted) override {
     if (++calls_ >= fail_at_) return Status(StatusCode::kDatabaseError, "injected: connection lost mid-transaction");
     return inner_.CommitScans(outcomes, model_id, owner, deleted);
   }
-  Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& ids) override {
-    return inner_.FacesByPointIds(ids);
-  }
-  Result<std::vector<std::string>> AllPointIds() override { return inner_.AllPointIds(); }
-  Result<std::vector<StoredFace>> SampleFaces(int limit) override { return inner_.SampleFaces(limit); }
-  Result<std::optional<std::string>> VectorModel(const std::string& store) override {
-    return inner_.VectorModel(store);
-  }
-  Status RecordVectorModel(const std::string& store, const std::string& model, int dimension) override {
-    return inner_.RecordVectorModel(store, model, dimension);
-  }
-  Result<std::vector<int64_t>> AssetsWithMissingFaces() override { return inner_.AssetsWithMissingFaces(); }
-  Status MarkForRescan(const std::vector<int64_t>& a, const std::vector<std::string>& f) override {
-    return inner_.MarkForRescan(a, f);
-  }
-  Result<CatalogStats> Stats() override { return inner_.Stats(); }
-  Status AddLibraryRoot(const std::string& p) override { return inner_.AddLibraryRoot(p); }
-  Result<std::vector<std::string>> LibraryRoots() override { return inner_.LibraryRoots(); }
 
  private:
-  Catalog& inner_;
   int fail_at_;
+  int calls_ = 0;
+};
+
+// Throws (as a client library might) instead of returning an error: from the second listing of pending assets
+// (on the feeder thread) or from the second commit (on the writer's).
+class ThrowingCatalog final : public testing::ForwardingCatalog {
+ public:
+  enum class From { kListing, kCommit };
+  ThrowingCatalog(Catalog& inner, From from) : ForwardingCatalog(inner), from_(from) {}
+  Result<std::vector<AssetRecord>> ListPending(const PendingQuery& q) override {
+    if (from_ == From::kListing && ++calls_ >= 2) throw std::runtime_error("injected: listing threw");
+    return inner_.ListPending(q);
+  }
+  Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id, const std::string& owner,
+                     std::vector<std::string>* deleted) override {
+    if (from_ == From::kCommit && ++calls_ >= 2) throw std::out_of_range("injected: a value out of range");
+    return inner_.CommitScans(outcomes, model_id, owner, deleted);
+  }
+
+ private:
+  From from_;
   int calls_ = 0;
 };
 
@@ -148,6 +149,77 @@ TEST_P(FaultInjectionTest, FailureStopsCleanlyAndTheNextRunCompletesTheSameFaces
 INSTANTIATE_TEST_SUITE_P(Stores, FaultInjectionTest, ::testing::Values(true, false),
                          [](const ::testing::TestParamInfo<bool>& param_info) {
                            return param_info.param ? std::string("CatalogFails") : std::string("VectorStoreFails");
+                         });
+
+// Exceptions thrown inside the backfill's threads, pipelined (true) or sequential (false).
+class ExceptionBoundaryTest : public FaultInjectionTest {
+ protected:
+  void TearDown() override { pipeline::SetStageHookForTesting({}); }
+};
+
+TEST_P(ExceptionBoundaryTest, AThrowInOneAssetsWorkIsThatAssetsErrorAndTheRunGoesOn) {
+  TempDir dir;
+  auto stores = Open(dir / "facefill.db");
+  ASSERT_TRUE(ScanLibrary(SharedDir() / "images/group", stores.catalog.get()).ok());
+  // One asset throws while it is decoded, another in its detection (on the inference threads when pipelined).
+  pipeline::SetStageHookForTesting([](std::string_view stage, const AssetRecord& asset) {
+    if (stage == "decode" && asset.path.ends_with("kit_with_rose.jpg")) throw std::runtime_error("injected decode");
+    if (stage == "detect" && asset.path.ends_with("insightface_t1.jpg")) throw std::bad_alloc();
+  });
+  BackfillOptions options;
+  options.sequential = !GetParam();
+  options.batch_size = 4;
+  auto report = RunBackfill(*stores.catalog, *stores.vectors, *analyzer_, options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->progress.processed, 7);
+  EXPECT_EQ(report->progress.errors, 2);
+  EXPECT_EQ(report->errors_by_reason["internal"], 2);
+  auto stats = stores.catalog->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->scanned, 5);
+  EXPECT_EQ(stats->errors_by_reason["internal"], 2);
+  auto check = CheckConsistency(*stores.catalog, *stores.vectors, false);
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->clean());
+  // Once the fault is gone, retrying the errors stores exactly the faces of an undisturbed run.
+  pipeline::SetStageHookForTesting({});
+  BackfillOptions retry;
+  retry.retry_errors = true;
+  ASSERT_TRUE(RunBackfill(*stores.catalog, *stores.vectors, *analyzer_, retry).ok());
+  auto reference = Open(dir / "reference.db");
+  ASSERT_TRUE(ScanLibrary(SharedDir() / "images/group", reference.catalog.get()).ok());
+  ASSERT_TRUE(RunBackfill(*reference.catalog, *reference.vectors, *analyzer_, {}).ok());
+  EXPECT_EQ(Faces(stores), Faces(reference));
+}
+
+TEST_P(ExceptionBoundaryTest, AThrowFromTheCatalogStopsTheRunWithARecordedError) {
+  for (auto from : {ThrowingCatalog::From::kListing, ThrowingCatalog::From::kCommit}) {
+    TempDir dir;
+    auto stores = Open(dir / "facefill.db");
+    ASSERT_TRUE(ScanLibrary(SharedDir() / "images/biden", stores.catalog.get()).ok());
+    ThrowingCatalog throwing(*stores.catalog, from);
+    BackfillOptions options;
+    options.sequential = !GetParam();
+    options.write_batch = 1;
+    auto failed = RunBackfill(throwing, *stores.vectors, *analyzer_, options);
+    ASSERT_FALSE(failed.ok()) << "the exception must stop the run";
+    EXPECT_EQ(failed.status().code(), StatusCode::kInternal);
+    EXPECT_NE(failed.status().message().find("injected"), std::string::npos) << failed.status().message();
+    // A clean stop: consistent, and the next run finishes.
+    auto check = CheckConsistency(*stores.catalog, *stores.vectors, false);
+    ASSERT_TRUE(check.ok());
+    EXPECT_TRUE(check->faces_without_vectors.empty());
+    EXPECT_TRUE(check->assets_missing_faces.empty());
+    ASSERT_TRUE(RunBackfill(*stores.catalog, *stores.vectors, *analyzer_, options).ok());
+    auto stats = stores.catalog->Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->scanned, 2);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ExceptionBoundaryTest, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? std::string("Pipelined") : std::string("Sequential");
                          });
 
 }  // namespace

@@ -280,7 +280,7 @@ class PostgresClaimsTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(testing::Services(), nullptr);
     url_ = FreshPostgresDatabase("claims");
-    auto catalog = OpenCatalog(url_, {.standalone = true});
+    auto catalog = OpenCatalog(url_);
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
     std::vector<AssetRecord> assets(kAssets);
     for (int i = 0; i < kAssets; ++i) assets[i].path = "/library/photo_" + std::to_string(i) + ".jpg";

@@ -97,7 +97,7 @@ class ServiceDatabaseTest : public ::testing::Test {
     FACEFILL_REQUIRE_PATH(fs::path(SchemaFile()), "../shared/service/schema.sql");
     FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
     ASSERT_NE(testing::Services(), nullptr);
-    url_ = testing::FreshPostgresDatabase("service");
+    url_ = testing::FreshPostgresDatabase("service", /*standalone=*/false);
     auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " + Quote(SchemaFile()) + " " + Quote(url_));
     ASSERT_EQ(status, 0) << out;
     pqxx::connection conn(url_);
@@ -409,7 +409,7 @@ TEST(StandaloneDatabaseTest, AnEmptyDatabaseIsRefusedUnlessStandaloneWhichCreate
   ASSERT_NE(testing::Services(), nullptr);
   TempDir dir;
   fs::create_directories(dir / "empty");
-  const std::string empty = testing::FreshPostgresDatabase("empty");
+  const std::string empty = testing::FreshPostgresDatabase("empty", /*standalone=*/false);
   auto [refused, refused_out] = Cli({"scan", (dir / "empty").string(), "--db", empty});
   EXPECT_NE(refused, 0);
   EXPECT_NE(refused_out.find("run the service's migrations first"), std::string::npos) << refused_out;
@@ -423,7 +423,7 @@ TEST(StandaloneDatabaseTest, AnEmptyDatabaseIsRefusedUnlessStandaloneWhichCreate
   auto [created, created_out] = Cli({"scan", (dir / "empty").string(), "--db", empty, "--standalone"});
   ASSERT_EQ(created, 0) << created_out;
 
-  const std::string reference = testing::FreshPostgresDatabase("reference");
+  const std::string reference = testing::FreshPostgresDatabase("reference", /*standalone=*/false);
   auto [loaded, loaded_out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " + Quote(SchemaFile()) + " " + Quote(reference));
   ASSERT_EQ(loaded, 0) << loaded_out;
   const std::vector<std::string> tables = {"public.image_assets", "public.image_assets_id_seq", "public.face_instances",

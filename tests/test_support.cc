@@ -12,6 +12,8 @@
 #include <pqxx/pqxx>
 #include <random>
 
+#include "facefill/catalog.h"
+
 namespace facefill::testing {
 
 namespace fs = std::filesystem;
@@ -110,7 +112,7 @@ const TestServices* Services() {
   return services;
 }
 
-std::string FreshPostgresDatabase(const std::string& name) {
+std::string FreshPostgresDatabase(const std::string& name, bool standalone) {
   const TestServices* services = Services();
   if (services == nullptr) return "";
   static std::atomic<int> counter{0};
@@ -120,7 +122,12 @@ std::string FreshPostgresDatabase(const std::string& name) {
   txn.exec("DROP DATABASE IF EXISTS " + txn.quote_name(db));
   txn.exec("CREATE DATABASE " + txn.quote_name(db));
   const std::string admin = services->pg_admin;
-  return admin.substr(0, admin.rfind('/') + 1) + db;
+  const std::string url = admin.substr(0, admin.rfind('/') + 1) + db;
+  if (standalone) {
+    auto created = OpenCatalog(url, {.standalone = true});
+    EXPECT_TRUE(created.ok()) << created.status().ToString();
+  }
+  return url;
 }
 
 }  // namespace facefill::testing

@@ -47,8 +47,9 @@ struct TestServices {
 };
 // Null (with a test failure saying why) when the services are not running: service tests never skip.
 const TestServices* Services();
-// A new, empty database on the test server; returns its URL.
-std::string FreshPostgresDatabase(const std::string& name);
+// A new database on the test server; returns its URL. With `standalone` it holds the service's tables as
+// `--standalone` creates them (a database of facefill's own); otherwise it is empty.
+std::string FreshPostgresDatabase(const std::string& name, bool standalone = true);
 
 // Starts `program` with `args` in a child process, its stdout and stderr to `output` (default: discarded).
 pid_t Spawn(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& output = {});

@@ -37,6 +37,39 @@ TEST(ServiceUrlTest, RejectsBrokenUrlsWithoutShowingThePassword) {
   }
 }
 
+// libcurl's URL parser follows RFC 3986 where the old hand parser was lenient: a raw '@' in the user information
+// (the old parser split at the last '@') and a raw space are refused, their escaped forms parse, and a fragment is
+// not part of the path. The errors still hide the password.
+TEST(ServiceUrlTest, FollowsTheUrlStandard) {
+  for (const std::string url : {"redis://u:pw-secret@ss@host/0", "redis://:pw-secret@host/a b"}) {
+    auto u = ParseServiceUrl(url);
+    EXPECT_FALSE(u.ok()) << url;
+    EXPECT_EQ(u.status().message().find("pw-secret"), std::string::npos) << u.status().message();
+  }
+  // Fuzzer findings on the curl-based parser: curl skips a third slash, stops at a NUL byte and finds a scheme
+  // RedactUrl would not (before another "://"); each let a parsed password escape redaction, so each is refused
+  // (the redaction rules are unchanged: they do not see a password in these).
+  using namespace std::string_literals;
+  for (const std::string& url : {"qirant:///d:pw-secret@hos/x"s, "po://[:pw-secret@host:\0\0]:i@x:qd"s,
+                                 "t:/p\xa2qdrA[:pw-secret@SSSAn://[:SS"s}) {
+    EXPECT_FALSE(ParseServiceUrl(url).ok()) << url;
+  }
+  auto escaped = ParseServiceUrl("redis://u:pw-secret%40ss@host/a%20b");
+  ASSERT_TRUE(escaped.ok()) << escaped.status().ToString();
+  EXPECT_EQ(escaped->password, "pw-secret@ss");
+  EXPECT_EQ(escaped->path, "a b");
+  auto fragment = ParseServiceUrl("qdrant://host:6333/faces?timeout_ms=500#top");
+  ASSERT_TRUE(fragment.ok()) << fragment.status().ToString();
+  EXPECT_EQ(fragment->path, "faces");
+  EXPECT_EQ(fragment->query.at("timeout_ms"), "500");
+  auto bare = ParseServiceUrl("http://localhost:6333");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->host, "localhost");
+  EXPECT_EQ(bare->port, 6333);
+  EXPECT_EQ(bare->path, "");
+  EXPECT_TRUE(bare->query.empty());
+}
+
 TEST(ServiceUrlTest, RedactsPasswordsEverywhere) {
   EXPECT_EQ(RedactUrl("postgresql://facefill:hunter2@db:5432/x"), "postgresql://facefill:***@db:5432/x");
   EXPECT_EQ(RedactUrl("redis://:hunter2@cache:6379/0"), "redis://:***@cache:6379/0");

@@ -314,7 +314,7 @@ TEST(WorkerProcessesTest, MaxFacesLimitsTheFacesAWorkerStores) {
           dir / "worker.log")),
       0);
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM face_instances"), 2);
-  EXPECT_EQ(Query(db, "SELECT SUM(face_count) FROM facefill_scan_status"), 2);
+  EXPECT_EQ(Query(db, "SELECT SUM(face_count) FROM facefill.scan_status"), 2);
 }
 
 // Redis disappears under a running worker: its progress report fails after bounded retries, it drains, commits what

@@ -31,14 +31,20 @@ struct BackfillOptions {
   // Write into a vector store whose vectors another recogniser wrote, or that cannot be checked (the model guard;
   // see model_guard.h). Off: such a store is refused before any image is read.
   bool force_model = false;
-  // Files must resolve (symlinks and ".." followed) inside one of these folders, or inside a root `scan` recorded;
-  // others are refused as permission_denied. With no roots at all, nothing is refused.
+  // Files are opened beneath one of these folders, or beneath a root `scan` recorded: symlinks are followed only
+  // while they stay inside a root, and a path that leads out (or lies in no root) is refused as
+  // permission_denied. With no roots at all, nothing is refused.
   std::vector<std::string> library_roots;
   // Catalogs many processes share (PostgreSQL) hand out pending assets as leases, so any number of backfills and
   // workers can run at once without doing an asset twice; not with rescan or offset, which walk the catalog.
   std::string lease_owner;  // who holds the leases; empty: this host, process and a random suffix
   int claim_batch = 8;      // assets per lease
-  int lease_seconds = 300;  // an asset not committed by then is taken over by another worker
+  // An asset leased but neither committed nor renewed for this long is taken over by another worker. A running
+  // backfill renews its leases every lease_seconds / 3 (a heartbeat), so only a dead holder's leases run out.
+  int lease_seconds = 30;
+  // When nothing is left to lease but other holders still have live leases, wait for them (committed, or expired
+  // and then processed here) instead of returning.
+  bool wait_for_leases = false;
   // Large JPEGs are decoded at a reduced scale by default (shorter side kept >= 1000 px): faster, fewer page faults.
   DecodeOptions decode = [] {
     DecodeOptions d;
@@ -78,6 +84,8 @@ struct BackfillReport {
   double images_per_second = 0;
   double faces_per_second = 0;
   bool cancelled = false;
+  // Shared catalogs: live leases other holders still had when this run finished (their assets are not done yet).
+  std::vector<LeaseHolder> leased_elsewhere;
 };
 
 using ProgressCallback = std::function<void(const BackfillProgress&)>;

@@ -53,8 +53,15 @@ struct ScanCounts {
 struct ClaimRequest {
   std::string owner;                // unique per worker process
   int limit = 8;                    // assets per claim
-  int lease_seconds = 300;          // an asset not committed by then is taken over by another worker
+  int lease_seconds = 30;           // an asset not committed or renewed by then is taken over by another worker
   int64_t retry_errors_before = 0;  // also claim assets that failed before this Unix time (0: never)
+};
+
+// One holder's live leases on unscanned assets.
+struct LeaseHolder {
+  std::string owner;
+  int64_t assets = 0;
+  int64_t expires_at = 0;  // Unix time at which the last of them expires
 };
 
 // Thread-safe: calls are serialised internally.
@@ -91,6 +98,10 @@ class Catalog {
   virtual Status ReleaseLeases(const std::string& owner);
   // Unscanned assets another worker holds a live lease on.
   virtual Result<int64_t> CountLiveLeases();
+  // Extends every lease this owner holds to lease_seconds from now: the heartbeat of a live holder.
+  virtual Status RenewLeases(const std::string& owner, int lease_seconds);
+  // Live leases on unscanned assets, per holder, by owner.
+  virtual Result<std::vector<LeaseHolder>> LiveLeases();
 
   // Faces by their vector id (qdrant_point_id), for search results.
   virtual Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) = 0;

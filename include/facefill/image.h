@@ -68,4 +68,8 @@ Result<ImageHeader> ProbeImageFile(const std::filesystem::path& path, int64_t ma
 // Reads a whole file into `bytes` (reusing its capacity), refusing files above max_bytes.
 Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::vector<uint8_t>* bytes);
 
+// Reads the whole of an already open file into `bytes`, refusing anything but a regular file (a folder is
+// kUnsupportedFormat) and files above max_bytes. `name` is used in error messages only.
+Status ReadOpenFileBytes(int fd, std::string_view name, int64_t max_bytes, std::vector<uint8_t>* bytes);
+
 }  // namespace facefill

@@ -50,6 +50,7 @@ class [[nodiscard]] Status {
   static Status UnsupportedFormat(std::string message) { return {StatusCode::kUnsupportedFormat, std::move(message)}; }
   static Status CorruptImage(std::string message) { return {StatusCode::kCorruptImage, std::move(message)}; }
   static Status ImageTooLarge(std::string message) { return {StatusCode::kImageTooLarge, std::move(message)}; }
+  static Status PathTooLong(std::string message) { return {StatusCode::kPathTooLong, std::move(message)}; }
   static Status ModelError(std::string message) { return {StatusCode::kModelError, std::move(message)}; }
   static Status InferenceError(std::string message) { return {StatusCode::kInferenceError, std::move(message)}; }
   static Status DatabaseError(std::string message) { return {StatusCode::kDatabaseError, std::move(message)}; }

@@ -23,4 +23,8 @@ Status Catalog::ReleaseLeases(const std::string&) { return Status::Ok(); }
 
 Result<int64_t> Catalog::CountLiveLeases() { return int64_t{0}; }
 
+Status Catalog::RenewLeases(const std::string&, int) { return Status::Ok(); }
+
+Result<std::vector<LeaseHolder>> Catalog::LiveLeases() { return std::vector<LeaseHolder>{}; }
+
 }  // namespace facefill

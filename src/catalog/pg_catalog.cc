@@ -426,6 +426,23 @@ class PostgresCatalog final : public Catalog {
         "SELECT COUNT(*) FROM facefill.scan_status WHERE status IN ('pending', 'error') AND lease_expires_at > now()");
   }
 
+  Status RenewLeases(const std::string& owner, int lease_seconds) override {
+    return session_->Execute(
+        "UPDATE facefill.scan_status SET lease_expires_at = now() + make_interval(secs => $2) WHERE lease_owner = $1 "
+        "AND status IN ('pending', 'error')",
+        owner, lease_seconds);
+  }
+
+  Result<std::vector<LeaseHolder>> LiveLeases() override {
+    return Rows(
+        session_->Query("SELECT lease_owner, COUNT(*), EXTRACT(EPOCH FROM MAX(lease_expires_at))::BIGINT FROM "
+                        "facefill.scan_status WHERE status IN ('pending', 'error') AND lease_expires_at > now() "
+                        "GROUP BY lease_owner ORDER BY lease_owner"),
+        +[](const pqxx::row& row) {
+          return LeaseHolder{row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<int64_t>()};
+        });
+  }
+
   Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) override {
     if (point_ids.empty()) return std::vector<StoredFace>{};
     return Rows(session_->Query(std::string("SELECT ") + kFaceColumns +

@@ -48,7 +48,11 @@ class Session {
     auto rows = Query(sql, std::forward<Args>(args)...);
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return Status(StatusCode::kDatabaseError, "query returned no row: " + sql);
-    return (*rows)[0][0].template as<int64_t>();
+    try {
+      return (*rows)[0][0].template as<int64_t>();
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kDatabaseError, std::string("unexpected value: ") + e.what() + " (" + sql + ")");
+    }
   }
 
   const std::string& redacted_url() const { return redacted_url_; }
@@ -79,13 +83,18 @@ std::string ArrayLiteral(const Container& values) {
   return out + "}";
 }
 
-// Every row of a query through `read`, or the query's error.
+// Every row of a query through `read`, or the query's error; a value `read` cannot convert (NULL where a number
+// was expected, out of range) is a kDatabaseError, not an exception.
 template <typename T>
 Result<std::vector<T>> Rows(Result<pqxx::result> rows, T (*read)(const pqxx::row&)) {
   if (!rows.ok()) return rows.status();
   std::vector<T> out;
   out.reserve(rows->size());
-  for (const auto& row : *rows) out.push_back(read(row));
+  try {
+    for (const auto& row : *rows) out.push_back(read(row));
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kDatabaseError, std::string("unexpected value in a row: ") + e.what());
+  }
   return out;
 }
 

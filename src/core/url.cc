@@ -1,9 +1,12 @@
-// ParseServiceUrl and ReadSecret.
+// ParseServiceUrl (on libcurl's URL API) and ReadSecret.
 #include "facefill/url.h"
+
+#include <curl/curl.h>
 
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -14,99 +17,97 @@ Status Invalid(const std::string& url, const std::string& why) {
   return Status(StatusCode::kInvalidArgument, "invalid URL '" + RedactUrl(url) + "': " + why);
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+using UrlHandle = std::unique_ptr<CURLU, decltype(&curl_url_cleanup)>;
+
+// One part of a parsed URL: its text, empty when absent, or curl's error.
+Result<std::string> Part(CURLU* handle, CURLUPart part, unsigned flags, const std::string& url) {
+  char* raw = nullptr;
+  const CURLUcode rc = curl_url_get(handle, part, &raw, flags);
+  std::unique_ptr<char, decltype(&curl_free)> owned(raw, curl_free);
+  if (rc == CURLUE_OK) return std::string(raw);
+  if (rc == CURLUE_NO_USER || rc == CURLUE_NO_PASSWORD || rc == CURLUE_NO_PORT || rc == CURLUE_NO_QUERY ||
+      rc == CURLUE_NO_FRAGMENT || rc == CURLUE_NO_OPTIONS) {
+    return std::string();
+  }
+  return Invalid(url, curl_url_strerror(rc));
 }
 
-// Decodes %XX escapes; false when an escape is malformed.
-bool PercentDecode(const std::string& in, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out->push_back(in[i]);
-      continue;
+// curl decodes well-formed %XX escapes and passes malformed ones through; we refuse those.
+bool ValidEscapes(const std::string& text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') continue;
+    if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      return false;
     }
-    if (i + 2 >= in.size()) return false;
-    const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
   }
   return true;
 }
 
+// Decodes %XX escapes of text already checked by ValidEscapes.
+std::string Unescape(const std::string& text) {
+  int length = 0;
+  std::unique_ptr<char, decltype(&curl_free)> decoded(
+      curl_easy_unescape(nullptr, text.data(), static_cast<int>(text.size()), &length), curl_free);
+  return decoded ? std::string(decoded.get(), static_cast<size_t>(length)) : std::string();
+}
+
 }  // namespace
 
 Result<ServiceUrl> ParseServiceUrl(const std::string& url) {
-  ServiceUrl out;
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos || scheme_end == 0) return Invalid(url, "expected scheme://host");
+  // The scheme ends at the first "://" for RedactUrl too, so curl must not find another one.
   for (size_t i = 0; i < scheme_end; ++i) {
-    const char c = url[i];
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
-      return Invalid(url, "bad scheme");
-    }
-    out.scheme.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    const unsigned char c = static_cast<unsigned char>(url[i]);
+    if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') return Invalid(url, "bad scheme");
   }
-  std::string rest = url.substr(scheme_end + 3);
-  std::string query;
-  if (const size_t q = rest.find('?'); q != std::string::npos) {
-    query = rest.substr(q + 1);
-    rest.resize(q);
+  // curl skips a third slash ("scheme:///user:pw@host"); a service URL names its host right after "//", which is
+  // also where RedactUrl looks for the password.
+  if (url.compare(scheme_end + 3, 1, "/") == 0) return Invalid(url, "expected scheme://host, not scheme:///");
+  // curl reads a C string: whatever follows a NUL byte would be parsed by nobody but redacted by RedactUrl.
+  if (url.find('\0') != std::string::npos) return Invalid(url, "contains a NUL byte");
+  UrlHandle handle(curl_url(), curl_url_cleanup);
+  if (!handle) return Status(StatusCode::kInternal, "out of memory");
+  // Any scheme (redis://, qdrant://, ...), the path exactly as written.
+  const CURLUcode rc =
+      curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
+  if (rc != CURLUE_OK) return Invalid(url, curl_url_strerror(rc));
+  ServiceUrl out;
+  std::string raw[5];  // scheme, user, password, path, query, as written (escapes not decoded)
+  const CURLUPart parts[5] = {CURLUPART_SCHEME, CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_PATH, CURLUPART_QUERY};
+  for (int i = 0; i < 5; ++i) {
+    auto part = Part(handle.get(), parts[i], 0, url);
+    if (!part.ok()) return part.status();
+    raw[i] = std::move(part).value();
   }
-  std::string authority = rest, path;
-  if (const size_t slash = rest.find('/'); slash != std::string::npos) {
-    authority = rest.substr(0, slash);
-    path = rest.substr(slash + 1);
-  }
-  if (const size_t at = authority.rfind('@'); at != std::string::npos) {
-    const std::string userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    const size_t colon = userinfo.find(':');
-    if (!PercentDecode(userinfo.substr(0, colon), &out.user)) return Invalid(url, "bad escape in user");
-    if (colon != std::string::npos && !PercentDecode(userinfo.substr(colon + 1), &out.password)) {
-      return Invalid(url, "bad escape in password");
-    }
-  }
-  std::string port;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-    const size_t close = authority.find(']');
-    if (close == std::string::npos) return Invalid(url, "unclosed '[' in host");
-    out.host = authority.substr(1, close - 1);
-    const std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return Invalid(url, "junk after ']'");
-      port = after.substr(1);
-    }
-  } else if (const size_t colon = authority.rfind(':'); colon != std::string::npos) {
-    out.host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  } else {
-    out.host = authority;
+  for (char c : raw[0]) out.scheme.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (!ValidEscapes(raw[1])) return Invalid(url, "bad escape in user");
+  if (!ValidEscapes(raw[2])) return Invalid(url, "bad escape in password");
+  if (!ValidEscapes(raw[3])) return Invalid(url, "bad escape in path");
+  if (!ValidEscapes(raw[4])) return Invalid(url, "bad escape in query");
+  out.user = Unescape(raw[1]);
+  out.password = Unescape(raw[2]);
+  out.path = Unescape(raw[3].starts_with('/') ? raw[3].substr(1) : raw[3]);
+  auto host = Part(handle.get(), CURLUPART_HOST, 0, url);
+  if (!host.ok()) return host.status();
+  out.host = std::move(host).value();
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);  // IPv6, as the caller connects to it
   }
   if (out.host.empty()) return Invalid(url, "no host");
-  if (!port.empty()) {
-    if (port.size() > 5) return Invalid(url, "port out of range");
-    for (char c : port) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return Invalid(url, "port is not a number");
-    }
-    out.port = std::stoi(port);
+  auto port = Part(handle.get(), CURLUPART_PORT, 0, url);
+  if (!port.ok()) return port.status();
+  if (!port->empty()) {
+    out.port = std::atoi(port->c_str());  // curl has checked it is a number up to 65535
     if (out.port < 1 || out.port > 65535) return Invalid(url, "port out of range");
   }
-  if (!PercentDecode(path, &out.path)) return Invalid(url, "bad escape in path");
-  std::stringstream pairs(query);
+  std::stringstream pairs(raw[4]);
   for (std::string pair; std::getline(pairs, pair, '&');) {
     if (pair.empty()) continue;
     const size_t eq = pair.find('=');
-    std::string key, value;
-    if (!PercentDecode(pair.substr(0, eq), &key) ||
-        (eq != std::string::npos && !PercentDecode(pair.substr(eq + 1), &value))) {
-      return Invalid(url, "bad escape in query");
-    }
-    out.query[key] = value;
+    out.query[Unescape(pair.substr(0, eq))] = eq == std::string::npos ? std::string() : Unescape(pair.substr(eq + 1));
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // Decoding dispatch: JPEG through TurboJPEG (scaled decode, truncation detection), HEIF through libheif, the rest
 // through OpenCV. Every failure becomes a typed Status naming the file.
 #include <libheif/heif.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -219,6 +221,27 @@ Status ReadFileBytes(const std::filesystem::path& path, int64_t max_bytes, std::
   bytes->resize(static_cast<size_t>(size));
   if (size > 0 && std::fread(bytes->data(), 1, bytes->size(), file->get()) != bytes->size()) {
     return Named(name, StatusCode::kIoError, "short read");
+  }
+  return Status::Ok();
+}
+
+Status ReadOpenFileBytes(int fd, std::string_view name, int64_t max_bytes, std::vector<uint8_t>* bytes) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return Named(name, StatusCode::kIoError, std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return Named(name, StatusCode::kUnsupportedFormat, "is a directory, not an image file");
+  if (!S_ISREG(st.st_mode)) return Named(name, StatusCode::kIoError, "not a regular file");
+  if (st.st_size > max_bytes) {
+    return Named(name, StatusCode::kImageTooLarge,
+                 "file is " + std::to_string(st.st_size) + " bytes, above the limit of " + std::to_string(max_bytes));
+  }
+  bytes->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes->size()) {
+    const ssize_t n = pread(fd, bytes->data() + done, bytes->size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Named(name, StatusCode::kIoError, std::strerror(errno));
+    if (n == 0) return Named(name, StatusCode::kIoError, "short read");
+    done += static_cast<size_t>(n);
   }
   return Status::Ok();
 }

@@ -3,10 +3,13 @@
 #include "facefill/backfill.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -17,11 +20,14 @@
 #include "facefill/model_guard.h"
 #include "facefill/runtime.h"
 #include "stage_clock.h"
+#include "thread_boundary.h"
 
 namespace facefill {
 namespace {
 
 using pipeline::BoundedQueue;
+using pipeline::CallStageHook;
+using pipeline::CatchEscapes;
 using pipeline::StageClock;
 using Clock = std::chrono::steady_clock;
 
@@ -32,12 +38,63 @@ struct DecodedAsset {
 
 bool Cancelled(const std::atomic<bool>* cancel) { return cancel != nullptr && cancel->load(); }
 
-// Reads and decodes one asset's file, refusing files that resolve outside the library roots.
+// How often a run waiting for other holders' leases (wait_for_leases) looks again.
+constexpr auto kLeasePoll = std::chrono::milliseconds(1000);
+
+// Live leases held by anyone but `owner`.
+Result<std::vector<LeaseHolder>> OtherHolders(Catalog& catalog, const std::string& owner) {
+  auto holders = catalog.LiveLeases();
+  if (!holders.ok()) return holders.status();
+  std::erase_if(*holders, [&](const LeaseHolder& h) { return h.owner == owner; });
+  return holders;
+}
+
+// Renews `owner`'s leases every lease_seconds / 3 while it lives, so the leases of a live run never run out and a
+// dead run's come back within lease_seconds. Nothing when owner is empty (no leases).
+class LeaseHeartbeat {
+ public:
+  LeaseHeartbeat(Catalog& catalog, const std::string& owner, int lease_seconds) {
+    if (owner.empty()) return;
+    thread_ = std::thread([this, &catalog, owner, lease_seconds] {
+      const auto period = std::chrono::milliseconds(std::max(1, lease_seconds * 1000 / 3));
+      std::unique_lock lock(mutex_);
+      while (!stopped_.wait_for(lock, period, [&] { return stop_; })) {
+        lock.unlock();
+        // Best effort: when the database is away the writer's next commit reports it.
+        Status renewed = CatchEscapes("lease heartbeat", [&] { return catalog.RenewLeases(owner, lease_seconds); });
+        if (!renewed.ok()) spdlog::warn("renewing the leases of {} failed: {}", owner, renewed.ToString());
+        lock.lock();
+      }
+    });
+  }
+  ~LeaseHeartbeat() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    stopped_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  LeaseHeartbeat(const LeaseHeartbeat&) = delete;
+  LeaseHeartbeat& operator=(const LeaseHeartbeat&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Reads and decodes one asset's file, refusing files that lead outside the library roots.
 Result<DecodedImage> DecodeAsset(const AssetRecord& asset, const pipeline::Containment& containment,
                                  const BackfillOptions& options, StageClock* clock) {
   auto timer = clock->Start("decode");
-  FACEFILL_RETURN_IF_ERROR(containment.Check(asset.path));
-  return DecodeImageFile(asset.path, options.decode);
+  // Opened once, beneath its library root, and decoded from that descriptor: nothing to swap in between.
+  auto file = containment.Open(asset.path);
+  if (!file.ok()) return file.status();
+  std::vector<uint8_t> bytes;
+  FACEFILL_RETURN_IF_ERROR(ReadOpenFileBytes(file->get(), asset.path, options.decode.max_file_bytes, &bytes));
+  return DecodeImage(bytes, asset.path, options.decode);
 }
 
 // How many assets this run will process: pending ones after offset, capped by limit.
@@ -60,11 +117,14 @@ bool UsesClaims(const Catalog& catalog, const BackfillOptions& options) {
   return catalog.SupportsClaims() && !options.rescan && options.offset == 0;
 }
 
+// Whether the feed should stop: the run was cancelled or is stopping on an error.
+using StopFn = std::function<bool()>;
+
 // Leases pending assets a few at a time and hands them to `sink` until none is left, the sink refuses or the run
-// is cancelled. Leases are taken only as the pipeline has room, so none waits long enough to expire.
+// is cancelled. Leases are taken only as the pipeline has room (and renewed while held), so none expires.
 template <typename Sink>
-Status FeedClaims(Catalog& catalog, const BackfillOptions& options, const std::string& owner,
-                  const std::atomic<bool>* cancel, Sink&& sink) {
+Status FeedClaims(Catalog& catalog, const BackfillOptions& options, const std::string& owner, const StopFn& stopped,
+                  Sink&& sink) {
   ClaimRequest request;
   request.owner = owner;
   request.limit = options.claim_batch;
@@ -74,14 +134,25 @@ Status FeedClaims(Catalog& catalog, const BackfillOptions& options, const std::s
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
   int64_t fed = 0;
-  while (!Cancelled(cancel)) {
+  while (!stopped()) {
     if (options.limit > 0) request.limit = static_cast<int>(std::min<int64_t>(request.limit, options.limit - fed));
     if (request.limit <= 0) break;
     auto claimed = catalog.Claim(request);
     if (!claimed.ok()) return claimed.status();
-    if (claimed->empty()) break;
+    if (claimed->empty()) {
+      if (!options.wait_for_leases) break;
+      // Others still hold leases: wait for them to be committed, or to expire and come back to be claimed here.
+      auto others = OtherHolders(catalog, owner);
+      if (!others.ok()) return others.status();
+      if (others->empty()) break;
+      for (auto waited = std::chrono::milliseconds(0); waited < kLeasePoll && !stopped();
+           waited += std::chrono::milliseconds(100)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
     for (auto& asset : *claimed) {
-      if (Cancelled(cancel) || !sink(std::move(asset))) return Status::Ok();
+      if (stopped() || !sink(std::move(asset))) return Status::Ok();
       ++fed;
     }
   }
@@ -90,12 +161,12 @@ Status FeedClaims(Catalog& catalog, const BackfillOptions& options, const std::s
 
 // Builds the pending list page by page and hands assets to `sink` until it refuses or the run is cancelled.
 template <typename Sink>
-Status FeedPending(Catalog& catalog, const BackfillOptions& options, const std::atomic<bool>* cancel, Sink&& sink) {
+Status FeedPending(Catalog& catalog, const BackfillOptions& options, const StopFn& stopped, Sink&& sink) {
   PendingQuery query;
   query.rescan = options.rescan;
   query.retry_errors = options.retry_errors;
   int64_t skipped = 0, fed = 0;
-  while (!Cancelled(cancel)) {
+  while (!stopped()) {
     auto page = catalog.ListPending(query);
     if (!page.ok()) return page.status();
     if (page->empty()) break;
@@ -106,7 +177,7 @@ Status FeedPending(Catalog& catalog, const BackfillOptions& options, const std::
         continue;
       }
       if (options.limit > 0 && fed >= options.limit) return Status::Ok();
-      if (Cancelled(cancel) || !sink(std::move(asset))) return Status::Ok();
+      if (stopped() || !sink(std::move(asset))) return Status::Ok();
       ++fed;
     }
   }
@@ -115,10 +186,10 @@ Status FeedPending(Catalog& catalog, const BackfillOptions& options, const std::
 
 // Hands pending assets to `sink`: leased from a shared catalog when `owner` is set, listed otherwise.
 template <typename Sink>
-Status Feed(Catalog& catalog, const BackfillOptions& options, const std::string& owner, const std::atomic<bool>* cancel,
+Status Feed(Catalog& catalog, const BackfillOptions& options, const std::string& owner, const StopFn& stopped,
             Sink&& sink) {
-  if (!owner.empty()) return FeedClaims(catalog, options, owner, cancel, std::forward<Sink>(sink));
-  return FeedPending(catalog, options, cancel, std::forward<Sink>(sink));
+  if (!owner.empty()) return FeedClaims(catalog, options, owner, stopped, std::forward<Sink>(sink));
+  return FeedPending(catalog, options, stopped, std::forward<Sink>(sink));
 }
 
 // The writer's half: match stored faces, upsert vectors, commit the batch, delete vectors of faces that went away.
@@ -253,30 +324,36 @@ Result<BackfillReport> RunSequential(Catalog& catalog, VectorStore& vectors, Fac
   if (!total.ok()) return total.status();
   report.progress.total = *total;
   Status write_status;
-  Status fed = Feed(catalog, options, owner, cancel, [&](AssetRecord asset) {
-    ScanOutcome outcome;
-    outcome.asset = asset;
-    Result<DecodedImage> image = DecodeAsset(asset, *containment, options, &clock);
-    std::vector<cv::Mat> crops;
-    Status status = image.ok() ? DetectAndAlign(analyzer, *image, options, &clock, &outcome, &crops) : image.status();
-    // The old algorithm: every face embedded in its own call.
-    std::vector<ScanOutcome> one;
-    if (status.ok()) {
-      one.push_back(std::move(outcome));
-      status = EmbedInto(analyzer, crops, 1, &clock, &one);
-    }
-    if (!status.ok()) {
-      one.clear();
-      one.push_back(ErrorOutcome(std::move(asset), status));
-    }
-    write_status = writer.Write(&one, &report);  // one commit and one vector write per asset
-    if (on_progress && std::chrono::duration<double>(Clock::now() - last_progress).count() >= interval) {
-      last_progress = Clock::now();
-      report.progress.elapsed_seconds = std::chrono::duration<double>(last_progress - start).count();
-      on_progress(report.progress);
-    }
-    return write_status.ok();
-  });
+  Status fed = Feed(
+      catalog, options, owner, [&] { return Cancelled(cancel); },
+      [&](AssetRecord asset) {
+        std::vector<ScanOutcome> one;
+        Status status = CatchEscapes(asset.path, [&]() -> Status {
+          ScanOutcome outcome;
+          outcome.asset = asset;
+          CallStageHook("decode", asset);
+          Result<DecodedImage> image = DecodeAsset(asset, *containment, options, &clock);
+          std::vector<cv::Mat> crops;
+          CallStageHook("detect", asset);
+          FACEFILL_RETURN_IF_ERROR(image.ok() ? DetectAndAlign(analyzer, *image, options, &clock, &outcome, &crops)
+                                              : image.status());
+          // The old algorithm: every face embedded in its own call.
+          one.push_back(std::move(outcome));
+          return EmbedInto(analyzer, crops, 1, &clock, &one);
+        });
+        if (!status.ok()) {
+          one.clear();
+          one.push_back(ErrorOutcome(std::move(asset), status));
+        }
+        // One commit and one vector write per asset.
+        write_status = CatchEscapes("writer", [&] { return writer.Write(&one, &report); });
+        if (on_progress && std::chrono::duration<double>(Clock::now() - last_progress).count() >= interval) {
+          last_progress = Clock::now();
+          report.progress.elapsed_seconds = std::chrono::duration<double>(last_progress - start).count();
+          on_progress(report.progress);
+        }
+        return write_status.ok();
+      });
   FACEFILL_RETURN_IF_ERROR(fed);
   FACEFILL_RETURN_IF_ERROR(write_status);
   report.cancelled = Cancelled(cancel);
@@ -306,60 +383,110 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
   std::atomic<bool> abort{false};  // set when the writer fails: everyone stops
   std::atomic<int> decoders_left{options.decode_threads}, workers_left{workers};
 
+  // Every thread body has an exception boundary: an escape in one asset's work is that asset's error; one
+  // anywhere else is the run's error (thread_status) and stops the run like a failed write.
+  std::mutex thread_status_mutex;
+  Status thread_status;
+  auto stop_run = [&](Status status) {
+    {
+      std::lock_guard lock(thread_status_mutex);
+      if (thread_status.ok()) thread_status = std::move(status);
+    }
+    abort = true;
+    to_decode.Close();
+    to_infer.Close();
+    to_write.Close();
+  };
+
+  std::vector<std::unique_ptr<FaceAnalyzer>> locals;  // one analyzer per inference thread
+  for (int t = 0; t < workers; ++t) locals.push_back(analyzer.Clone());
+  // Whatever leaves this function (an exception included), the threads are stopped and joined first.
+  std::vector<std::thread> threads;
+  struct JoinAll {
+    std::vector<std::thread>& threads;
+    std::function<void()> stop;
+    ~JoinAll() {
+      bool running = false;
+      for (auto& t : threads) running |= t.joinable();
+      if (running) stop();
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_all{threads, [&] { stop_run(Status(StatusCode::kInternal, "the backfill stopped unexpectedly")); }};
+
   Status feed_status;
-  std::thread feeder([&] {
-    feed_status = Feed(catalog, options, owner, cancel,
-                       [&](AssetRecord asset) { return !abort.load() && to_decode.Push(std::move(asset)); });
+  threads.emplace_back([&] {
+    // A feeder error (or exception) ends the feed: what is in flight still drains and is committed.
+    feed_status = CatchEscapes("feeder", [&] {
+      return Feed(
+          catalog, options, owner, [&] { return Cancelled(cancel) || abort.load(); },
+          [&](AssetRecord asset) { return to_decode.Push(std::move(asset)); });
+    });
     to_decode.Close();
   });
-
-  std::vector<std::thread> threads;
   for (int t = 0; t < options.decode_threads; ++t) {
     threads.emplace_back([&] {
-      while (auto asset = to_decode.Pop()) {
-        DecodedAsset item{std::move(*asset)};
-        item.image = DecodeAsset(item.asset, *containment, options, &clock);
-        if (!to_infer.Push(std::move(item))) break;
-      }
+      Status escaped = CatchEscapes("decode thread", [&] {
+        while (auto asset = to_decode.Pop()) {
+          DecodedAsset item{std::move(*asset)};
+          Status decoded = CatchEscapes(item.asset.path, [&] {
+            CallStageHook("decode", item.asset);
+            item.image = DecodeAsset(item.asset, *containment, options, &clock);
+          });
+          if (!decoded.ok()) item.image = decoded;
+          if (!to_infer.Push(std::move(item))) break;
+        }
+      });
+      if (!escaped.ok()) stop_run(escaped);
       if (--decoders_left == 0) to_infer.Close();
     });
   }
   for (int t = 0; t < workers; ++t) {
-    threads.emplace_back([&, local = analyzer.Clone()] {
-      FlushDenormalsOnThisThread();
-      // Images are taken one at a time (so both workers stay busy); their faces are held until batch_size crops
-      // are waiting or no image is ready, then embedded in one call (fill, then flush).
-      std::vector<ScanOutcome> held;
-      std::vector<cv::Mat> crops;
-      bool open = true;
-      auto flush = [&] {
-        Status status = EmbedInto(*local, crops, options.batch_size, &clock, &held);
-        if (!status.ok()) {
-          for (auto& o : held) {
-            if (o.state != ScanState::kError) o = ErrorOutcome(std::move(o.asset), status);
+    threads.emplace_back([&, local = locals[t].get()] {
+      Status escaped = CatchEscapes("inference thread", [&] {
+        FlushDenormalsOnThisThread();
+        // Images are taken one at a time (so both workers stay busy); their faces are held until batch_size crops
+        // are waiting or no image is ready, then embedded in one call (fill, then flush).
+        std::vector<ScanOutcome> held;
+        std::vector<cv::Mat> crops;
+        bool open = true;
+        auto flush = [&] {
+          Status status =
+              CatchEscapes("embed", [&] { return EmbedInto(*local, crops, options.batch_size, &clock, &held); });
+          if (!status.ok()) {
+            for (auto& o : held) {
+              if (o.state != ScanState::kError) o = ErrorOutcome(std::move(o.asset), status);
+            }
           }
+          for (auto& o : held) {
+            if (!to_write.Push(std::move(o))) open = false;
+          }
+          held.clear();
+          crops.clear();
+        };
+        while (open) {
+          auto item = held.empty() ? to_infer.Pop() : to_infer.TryPop();
+          if (!item) {
+            if (held.empty()) break;  // closed and drained
+            flush();
+            continue;
+          }
+          ScanOutcome outcome;
+          outcome.asset = item->asset;
+          const size_t crops_before = crops.size();
+          Status status = CatchEscapes(item->asset.path, [&] {
+            CallStageHook("detect", item->asset);
+            return item->image.ok() ? DetectAndAlign(*local, *item->image, options, &clock, &outcome, &crops)
+                                    : item->image.status();
+          });
+          if (!status.ok()) crops.resize(crops_before);  // an error outcome has no faces to embed
+          item.reset();                                  // free the pixels before waiting for more
+          held.push_back(status.ok() ? std::move(outcome) : ErrorOutcome(std::move(outcome.asset), status));
+          if (static_cast<int>(crops.size()) >= options.batch_size) flush();
         }
-        for (auto& o : held) {
-          if (!to_write.Push(std::move(o))) open = false;
-        }
-        held.clear();
-        crops.clear();
-      };
-      while (open) {
-        auto item = held.empty() ? to_infer.Pop() : to_infer.TryPop();
-        if (!item) {
-          if (held.empty()) break;  // closed and drained
-          flush();
-          continue;
-        }
-        ScanOutcome outcome;
-        outcome.asset = item->asset;
-        Status status = item->image.ok() ? DetectAndAlign(*local, *item->image, options, &clock, &outcome, &crops)
-                                         : item->image.status();
-        item.reset();  // free the pixels before waiting for more
-        held.push_back(status.ok() ? std::move(outcome) : ErrorOutcome(std::move(outcome.asset), status));
-        if (static_cast<int>(crops.size()) >= options.batch_size) flush();
-      }
+      });
+      if (!escaped.ok()) stop_run(escaped);
       if (--workers_left == 0) to_write.Close();
     });
   }
@@ -380,25 +507,24 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
     const bool due = static_cast<int>(batch.size()) >= options.write_batch ||
                      (!batch.empty() && Clock::now() - batch_started >= max_wait) || closed;
     if (due && write_status.ok()) {
-      write_status = writer.Write(&batch, &report);
-      if (!write_status.ok()) {
-        // A failed write is sticky: stop everything, commit nothing more, report the error.
-        abort = true;
-        to_decode.Close();
-        to_infer.Close();
-        to_write.Close();
-      }
+      write_status = CatchEscapes("writer", [&] { return writer.Write(&batch, &report); });
+      // A failed write is sticky: stop everything, commit nothing more, report the error.
+      if (!write_status.ok()) stop_run(write_status);
     }
     if (on_progress && std::chrono::duration<double>(Clock::now() - last_progress).count() >= interval) {
       last_progress = Clock::now();
       report.progress.elapsed_seconds = std::chrono::duration<double>(last_progress - start).count();
-      on_progress(report.progress);
+      Status reported = CatchEscapes("progress callback", [&] { on_progress(report.progress); });
+      if (!reported.ok() && write_status.ok()) {
+        write_status = reported;
+        stop_run(reported);
+      }
     }
     if (closed) break;
   }
-  feeder.join();
   for (auto& t : threads) t.join();
   FACEFILL_RETURN_IF_ERROR(write_status);
+  FACEFILL_RETURN_IF_ERROR(thread_status);
   FACEFILL_RETURN_IF_ERROR(feed_status);
   report.cancelled = Cancelled(cancel);
   FinishReport(
@@ -429,13 +555,29 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   if (!guard.ok()) return guard.status();
   std::string owner;
   if (UsesClaims(catalog, options)) owner = options.lease_owner.empty() ? DefaultLeaseOwner() : options.lease_owner;
-  auto report = options.sequential
-                    ? RunSequential(catalog, vectors, analyzer, options, owner, cancel, on_progress, interval)
-                    : RunPipelined(catalog, vectors, analyzer, options, owner, cancel, on_progress, interval);
+  Result<BackfillReport> report = Status(StatusCode::kInternal, "not run");
+  {
+    LeaseHeartbeat heartbeat(catalog, owner, options.lease_seconds);
+    Status run = CatchEscapes("backfill", [&] {
+      report = options.sequential
+                   ? RunSequential(catalog, vectors, analyzer, options, owner, cancel, on_progress, interval)
+                   : RunPipelined(catalog, vectors, analyzer, options, owner, cancel, on_progress, interval);
+    });
+    if (!run.ok()) report = run;
+  }
+  if (report.ok()) report->model_guard = *guard;
+  if (owner.empty()) return report;
   // Leases on assets this run did not commit (cancelled, or stopped by an error) go back at once rather than when
   // they expire. Best effort: when the database is gone they expire on their own.
-  if (!owner.empty()) (void)catalog.ReleaseLeases(owner);
-  if (report.ok()) report->model_guard = *guard;
+  (void)CatchEscapes("releasing leases", [&] { return catalog.ReleaseLeases(owner); });
+  if (report.ok()) {
+    // Assets others still hold are not done: say whose and until when (best effort, like the release).
+    (void)CatchEscapes("listing leases", [&]() -> Status {
+      auto others = OtherHolders(catalog, owner);
+      if (others.ok()) report->leased_elsewhere = std::move(others).value();
+      return others.status();
+    });
+  }
   return report;
 }
 

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "../pipeline/thread_boundary.h"
+
 namespace facefill {
 
 std::string JobParamsJson(const BackfillOptions& o, const std::string& model_id) {
@@ -97,10 +99,9 @@ Status WorkOnJob(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAn
   return queue.Leave(job.id, worker);
 }
 
-}  // namespace
-
-Result<WorkerReport> RunWorker(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
-                               const WorkerOptions& options, const std::atomic<bool>* stop, const WorkerLog& log) {
+// RunWorker's loop, inside its exception boundary.
+Result<WorkerReport> WorkerLoop(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                                const WorkerOptions& options, const std::atomic<bool>* stop, const WorkerLog& log) {
   if (!catalog.SupportsClaims()) {
     return Status(StatusCode::kInvalidArgument, "workers need a catalog they can share: use --db postgresql://...");
   }
@@ -117,7 +118,11 @@ Result<WorkerReport> RunWorker(JobQueue& queue, Catalog& catalog, VectorStore& v
     const JobInfo& info = **job;
     if (log) log(fmt::format("worker {} took job {}", worker, info.id));
     ++report.jobs;
-    Status status = WorkOnJob(queue, catalog, vectors, analyzer, options, worker, info, stop, log, &report);
+    // An exception escaping the job's work (a store or queue client throwing) is this worker's error, like a
+    // failing store: the job stays with the others and this worker stops cleanly instead of ending the process.
+    Status status = pipeline::CatchEscapes("worker " + worker, [&] {
+      return WorkOnJob(queue, catalog, vectors, analyzer, options, worker, info, stop, log, &report);
+    });
     if (!status.ok()) {
       // A job that cannot run here (bad parameters, other model) fails; a failing store stops this worker and the
       // job stays with the others (or the next worker, once this one's heartbeat lapses).
@@ -130,6 +135,17 @@ Result<WorkerReport> RunWorker(JobQueue& queue, Catalog& catalog, VectorStore& v
       return status;
     }
   }
+  return report;
+}
+
+}  // namespace
+
+Result<WorkerReport> RunWorker(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
+                               const WorkerOptions& options, const std::atomic<bool>* stop, const WorkerLog& log) {
+  Result<WorkerReport> report = Status(StatusCode::kInternal, "not run");
+  Status escaped = pipeline::CatchEscapes(
+      "worker", [&] { report = WorkerLoop(queue, catalog, vectors, analyzer, options, stop, log); });
+  if (!escaped.ok()) return escaped;
   return report;
 }
 

@@ -1,4 +1,5 @@
 // `facefill backfill`: process every pending asset, with live progress, a stage-time summary and clean Ctrl-C.
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -54,7 +55,16 @@ void PrintProgress(const BackfillProgress& p, bool terminal) {
   }
 }
 
+// A Unix time as "2026-11-29T14:05:09Z".
+std::string UtcTime(int64_t unix_seconds) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(static_cast<std::time_t>(unix_seconds)));
+}
+
 nlohmann::json ReportJson(const BackfillReport& r) {
+  nlohmann::json leased = nlohmann::json::array();
+  for (const auto& h : r.leased_elsewhere) {
+    leased.push_back({{"owner", h.owner}, {"assets", h.assets}, {"expires_at", UtcTime(h.expires_at)}});
+  }
   nlohmann::json stages = nlohmann::json::array();
   for (const auto& s : r.stages) {
     stages.push_back(
@@ -79,7 +89,8 @@ nlohmann::json ReportJson(const BackfillReport& r) {
           {"stages", stages},
           {"bottleneck", r.bottleneck},
           {"peak_rss_mb", PeakResidentMegabytes()},
-          {"cancelled", r.cancelled}};
+          {"cancelled", r.cancelled},
+          {"leased_elsewhere", leased}};
 }
 
 void PrintSummary(const BackfillReport& r, bool sequential) {
@@ -101,6 +112,10 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
   }
   if (r.model_guard.forced) {
     std::cout << "  model check skipped (--force-model): the store may now hold vectors of two models\n";
+  }
+  for (const auto& h : r.leased_elsewhere) {
+    std::cout << fmt::format("  not done: {} asset(s) leased by {} until {} (--wait waits for them)\n", h.assets,
+                             h.owner, UtcTime(h.expires_at));
   }
   std::cout << fmt::format("  peak resident memory {:.0f} MB\n", PeakResidentMegabytes());
   for (const auto& s : r.stages) {
@@ -191,6 +206,9 @@ void RegisterBackfill(CLI::App* app) {
   cmd->add_flag("--sequential", o.sequential, "The old algorithm, one image at a time (baseline)");
   cmd->add_flag("--rescan", o.rescan, "Re-detect scanned assets too; matched faces keep their ids");
   cmd->add_flag("--retry-errors", o.retry_errors, "Retry assets whose last scan failed");
+  cmd->add_flag("--wait", o.wait_for_leases,
+                "Shared catalogs: when other holders still lease assets, wait until they commit them or their leases "
+                "expire (then process them here)");
   cmd->add_flag("--json", flags->json, "Print the final report as JSON");
   cmd->add_flag("-q,--quiet", flags->quiet, "No progress output");
   cmd->add_option("--queue", flags->queue,

@@ -16,7 +16,8 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
                   "Read only files inside these folders (in addition to the roots `scan` recorded)");
   app->add_option("--claim-batch", o->claim_batch, "Shared catalogs: assets leased at a time")->capture_default_str();
   app->add_option("--lease-seconds", o->lease_seconds,
-                  "Shared catalogs: an asset leased but not committed for this long is taken over by another worker")
+                  "Shared catalogs: a running holder renews its leases every third of this; the assets of one that "
+                  "stops (killed) are taken over by others after this long")
       ->capture_default_str();
   app->add_flag("--force-model", o->force_model,
                 "Write into a vector store even when its vectors come from another recogniser (or cannot be "
