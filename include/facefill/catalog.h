@@ -34,6 +34,15 @@ struct ScanCounts {
   int64_t unchanged = 0;
 };
 
+// An asset whose last scan failed, as `facefill errors` lists it.
+struct FailedAsset {
+  int64_t asset_id = 0;
+  std::string path;
+  std::string reason;   // the error code: not_found, corrupt_image, ...
+  std::string message;  // what the decoder or reader said, without the path in front
+  std::string scanned_at;
+};
+
 // A batch of assets leased to one worker (distributed claims): nobody else takes them until the lease expires.
 struct ClaimRequest {
   std::string owner;                // unique per worker process
@@ -80,6 +89,14 @@ class Catalog {
   // Clears the scan status of these assets (and the assets owning these faces) so the next backfill redoes them.
   virtual Status MarkForRescan(const std::vector<int64_t>& asset_ids, const std::vector<std::string>& face_ids) = 0;
   virtual Result<CatalogStats> Stats() = 0;
+  // Assets whose last scan failed, most recent first (then by path); up to `limit` (0: all).
+  virtual Result<std::vector<FailedAsset>> ListErrors(int64_t limit);
+
+  // `scan --prune`, embedded catalogs only (others return kInvalidArgument): the assets whose path lies inside
+  // `folder`, and removing assets with their faces and scan status (returns the removed faces' ids, whose vectors
+  // the caller deletes).
+  virtual Result<std::vector<AssetRecord>> AssetsUnder(const std::string& folder);
+  virtual Result<std::vector<std::string>> RemoveAssets(const std::vector<int64_t>& asset_ids);
 
   // Library folders that `scan` has walked; the backfill reads only files that resolve inside one of them.
   virtual Status AddLibraryRoot(const std::string& canonical_path) = 0;
@@ -91,10 +108,14 @@ struct CatalogOptions {
   // the face rows (`--vectors pgvector`).
   bool pgvector = false;
   int pgvector_dimension = 512;
+  // SQLite only: create the file when it does not exist. Read-only commands open with false and get kNotFound
+  // ("no catalog at PATH") instead of a new, empty catalog.
+  bool create_if_missing = true;
 };
 
 // Opens (creating and migrating) a catalog by URL: "sqlite:PATH", a bare path, or "postgresql://..." (libpq URI;
-// the password may also come from PGPASSWORD or a .pgpass file, and is never logged).
+// the password may also come from PGPASSWORD or a .pgpass file, and is never logged). Any other "SCHEME://" is
+// refused as an unsupported scheme.
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options = {});
 
 }  // namespace facefill

@@ -14,6 +14,7 @@ struct Stores {
   std::unique_ptr<VectorStore> vectors;
 };
 
-Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url);
+// `options` are the catalog's (create_if_missing); pgvector is set from the two URLs.
+Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url, CatalogOptions options = {});
 
 }  // namespace facefill

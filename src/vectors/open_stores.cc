@@ -23,8 +23,7 @@ Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, con
                 "unknown vector store '" + RedactUrl(url) + "': use local, pgvector or qdrant://HOST:PORT/COLLECTION");
 }
 
-Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url) {
-  CatalogOptions options;
+Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url, CatalogOptions options) {
   options.pgvector = UsesPgvector(vectors_url, catalog_url) && IsPostgresUrl(catalog_url);
   Stores stores;
   auto catalog = OpenCatalog(catalog_url, options);

@@ -20,7 +20,7 @@ struct StatsFlags {
 
 int RunStats(const StatsFlags& flags) {
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   auto stats = stores.catalog->Stats();
   auto vectors = stores.vectors->Count();
   if (!stats.ok() || !vectors.ok()) {
@@ -28,6 +28,7 @@ int RunStats(const StatsFlags& flags) {
     return kExitFailure;
   }
   if (flags.json) {
+    auto roots = stores.catalog->LibraryRoots();
     nlohmann::json j = {{"assets", stats->assets},
                         {"scanned", stats->scanned},
                         {"no_faces", stats->no_faces},
@@ -35,7 +36,8 @@ int RunStats(const StatsFlags& flags) {
                         {"faces", stats->faces},
                         {"vectors", *vectors},
                         {"pending", stats->assets - stats->scanned - stats->errors},
-                        {"errors_by_reason", stats->errors_by_reason}};
+                        {"errors_by_reason", stats->errors_by_reason},
+                        {"library_roots", roots.ok() ? *roots : std::vector<std::string>{}}};
     std::cout << j.dump() << "\n";
     return kExitOk;
   }
@@ -43,12 +45,13 @@ int RunStats(const StatsFlags& flags) {
                            stats->assets, stats->scanned, stats->no_faces, stats->errors,
                            stats->assets - stats->scanned - stats->errors, stats->faces, *vectors);
   for (const auto& [reason, count] : stats->errors_by_reason) std::cout << fmt::format("  {}: {}\n", reason, count);
+  if (stats->errors > 0) std::cout << "(`facefill errors` lists the failed files)\n";
   return kExitOk;
 }
 
 int RunCheck(const StatsFlags& flags) {
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   auto report = CheckConsistency(*stores.catalog, *stores.vectors, flags.fix);
   if (!report.ok()) {
     spdlog::error("{}", report.status().ToString());

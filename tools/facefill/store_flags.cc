@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include "commands.h"
+
 namespace facefill::cli {
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
@@ -18,14 +20,25 @@ void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
                   "qdrant://HOST:PORT/COLLECTION");
 }
 
-bool OpenStores(const StoreFlags& flags, Stores* stores) {
-  auto opened = facefill::OpenStores(flags.db, flags.vectors);
+int OpenStoresOrExit(const StoreFlags& flags, Stores* stores) {
+  CatalogOptions options;
+  options.create_if_missing = flags.create_if_missing;
+  auto opened = facefill::OpenStores(flags.db, flags.vectors, options);
   if (!opened.ok()) {
-    spdlog::error("{}", opened.status().ToString());
-    return false;
+    const Status& s = opened.status();
+    const bool service = s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDatabaseError ||
+                         s.code() == StatusCode::kVectorStoreError;
+    if (s.code() == StatusCode::kUnavailable) {
+      spdlog::error("{} (check that the server is up and --db / --vectors / $FACEFILL_DB)", s.ToString());
+    } else {
+      spdlog::error("{}", s.ToString());
+    }
+    return service ? kExitFailure : kExitUsage;
   }
   *stores = std::move(opened).value();
-  return true;
+  return kExitOk;
 }
+
+bool OpenStores(const StoreFlags& flags, Stores* stores) { return OpenStoresOrExit(flags, stores) == kExitOk; }
 
 }  // namespace facefill::cli
