@@ -95,7 +95,8 @@ std::vector<FailedAsset> RecentFailures(Catalog& catalog, const BackfillReport& 
 
 void PrintSummary(const BackfillReport& r, bool sequential, const std::vector<FailedAsset>& failures) {
   std::cout << fmt::format(
-      "backfill{}: {} assets processed ({} with faces, {} without, {} errors), {} faces in {:.1f} s: {:.2f} images/s, "
+      "backfill{}: {} assets processed ({} with faces, {} without, {} errors), {} faces\n  in {:.1f} s: {:.2f} "
+      "images/s, "
       "{:.2f} faces/s{}\n",
       sequential ? " (sequential)" : "", r.progress.processed,
       r.progress.processed - r.progress.no_faces - r.progress.errors, r.progress.no_faces, r.progress.errors,

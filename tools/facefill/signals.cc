@@ -20,10 +20,10 @@ void Say(const char* text) {
 
 extern "C" void OnSignal(int) {
   if (g_drain.exchange(true)) {
-    Say("\r\nstopped at once: work in flight was not committed; run the same command again to resume\n");
+    Say("\r\nstopped: work in flight not committed; run the command again to resume\n");
     _exit(130);
   }
-  Say("\r\nstopping: finishing and committing the work in flight (press Ctrl-C again to quit at once)\n");
+  Say("\r\nstopping: committing the work in flight (Ctrl-C again quits at once)\n");
 }
 
 }  // namespace
