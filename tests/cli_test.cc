@@ -173,6 +173,11 @@ TEST(CliTest, BackfillWithNothingPendingSaysWhatToDo) {
   EXPECT_EQ(result.out.find("bottleneck"), std::string::npos) << result.out;
   auto json = RunCli("backfill --json" + db);
   EXPECT_EQ(nlohmann::json::parse(json.out)["nothing_pending"], true) << json.out;
+  // The vector store is reached up front: an unreachable Qdrant fails even with nothing to do.
+  auto qdrant = RunCli("backfill" + db + " --vectors 'qdrant://127.0.0.1:1/faces?retries=0'", true);
+  EXPECT_EQ(qdrant.exit_code, 3) << qdrant.out;
+  EXPECT_NE(qdrant.out.find("Qdrant collection 'faces' at http://127.0.0.1:1"), std::string::npos) << qdrant.out;
+  EXPECT_EQ(qdrant.out.find("nothing pending"), std::string::npos) << qdrant.out;
 }
 
 // Failed files are listed by `errors` (text and JSON) and the first few in the backfill's summary; `scan --prune`
