@@ -101,7 +101,7 @@ void PrintSummary(const BackfillReport& r, bool sequential, const std::vector<Fa
       sequential ? " (sequential)" : "", r.progress.processed,
       r.progress.processed - r.progress.no_faces - r.progress.errors, r.progress.no_faces, r.progress.errors,
       r.progress.faces, r.wall_seconds, r.images_per_second, r.faces_per_second,
-      r.cancelled ? " (interrupted: in-flight work committed; run again to resume)" : "");
+      r.cancelled ? "\n  interrupted: in-flight work committed; run again to resume" : "");
   for (const auto& [reason, count] : r.errors_by_reason) std::cout << fmt::format("  error {}: {}\n", reason, count);
   for (const auto& f : failures) std::cout << fmt::format("    {}  {}  {}\n", f.reason, f.path, f.message);
   if (r.progress.errors > static_cast<int64_t>(failures.size())) {
