@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "facefill/stores.h"
@@ -156,6 +157,180 @@ TEST(CliTest, SecretsNeverAppearInOutput) {
     EXPECT_EQ(result.out.find("hunter2"), std::string::npos) << command << "\n" << result.out;
     EXPECT_FALSE(result.out.empty()) << "a failure says why: " << command;
   }
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The sample photos scripts/setup.sh fetches (faces, MIT licence); empty when absent.
+std::filesystem::path SamplePhotos() {
+  return testing::DefaultPackDir().empty() ? std::filesystem::path()
+                                           : testing::DefaultPackDir().parent_path().parent_path() / "samples";
+}
+
+// Read-only commands never create a catalog: a typo in --db says so and fails.
+TEST(CliTest, ReadOnlyCommandsOnAMissingCatalogSaySoAndCreateNothing) {
+  TempDir dir;
+  const auto db = dir / "typo.db";
+  for (const std::string command : {"stats", "check", "errors", "search --image /dev/null"}) {
+    auto result = RunCli(command + " --db sqlite:" + db.string(), true);
+    EXPECT_EQ(result.exit_code, 2) << command << "\n" << result.out;
+    EXPECT_NE(result.out.find("no catalog at " + db.string()), std::string::npos) << command << "\n" << result.out;
+    EXPECT_NE(result.out.find("facefill scan DIR"), std::string::npos) << result.out;
+    EXPECT_FALSE(std::filesystem::exists(db)) << command << " created the catalog";
+  }
+  auto scan = RunCli("scan " + dir.path().string() + " --db sqlite:" + db.string(), true);
+  EXPECT_EQ(scan.exit_code, 0) << scan.out;
+  EXPECT_TRUE(std::filesystem::exists(db)) << "scan creates the catalog";
+  auto stats = RunCli("stats --db sqlite:" + db.string(), true);
+  EXPECT_EQ(stats.exit_code, 0) << stats.out;
+}
+
+TEST(CliTest, MistakesGetOneClearLine) {
+  TempDir dir;
+  auto mysql = RunCli("stats --db mysql://user@localhost/library", true);
+  EXPECT_EQ(mysql.exit_code, 2);
+  EXPECT_NE(mysql.out.find("unsupported scheme 'mysql'"), std::string::npos) << mysql.out;
+  EXPECT_FALSE(std::filesystem::exists("mysql://user@localhost/library"));
+
+  auto typo = RunCli("backfil", true);
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.out.find("unknown subcommand 'backfil', did you mean backfill?"), std::string::npos) << typo.out;
+
+  // -v after the subcommand works as before it.
+  const std::string db = "sqlite:" + (dir / "facefill.db").string();
+  ASSERT_EQ(RunCli("scan " + dir.path().string() + " --db " + db).exit_code, 0);
+  auto after = RunCli("stats --db " + db + " -v", true);
+  EXPECT_EQ(after.exit_code, 0) << after.out;
+  auto before = RunCli("-v stats --db " + db, true);
+  EXPECT_EQ(before.exit_code, 0) << before.out;
+
+  // An unreachable PostgreSQL: one error line with the redacted URL and a hint, exit 3 (README: store failure).
+  auto pg = RunCli("stats --db 'postgresql://facefill:pw-secret@127.0.0.1:1/library?connect_timeout=1'", true);
+  EXPECT_EQ(pg.exit_code, 3) << pg.out;
+  EXPECT_EQ(Count(pg.out, "\n"), 1u) << "one line:\n" << pg.out;
+  EXPECT_NE(pg.out.find("postgresql://facefill:***@127.0.0.1:1/library"), std::string::npos) << pg.out;
+  EXPECT_NE(pg.out.find("check that the server is up and --db"), std::string::npos) << pg.out;
+  EXPECT_EQ(pg.out.find("pw-secret"), std::string::npos) << pg.out;
+}
+
+TEST(CliTest, EmptyModelsFolderSuggestsLeavingItOutAndTouchesNoCatalog) {
+  TempDir dir;
+  std::filesystem::create_directory(dir / "models");
+  const auto db = dir / "facefill.db";
+  auto result = RunCli("backfill --models " + (dir / "models").string() + " --db sqlite:" + db.string(), true);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.out.find("leave --models out"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("--detector"), std::string::npos) << result.out;
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+TEST(CliTest, BackfillWithNothingPendingSaysWhatToDo) {
+  FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  TempDir dir;
+  std::filesystem::create_directory(dir / "photos");
+  const std::string db = " --db sqlite:" + (dir / "facefill.db").string();
+  ASSERT_EQ(RunCli("scan " + (dir / "photos").string() + db).exit_code, 0);
+  auto result = RunCli("backfill" + db, true);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.out.find("nothing pending"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("run `facefill scan DIR` first"), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("bottleneck"), std::string::npos) << result.out;
+  auto json = RunCli("backfill --json" + db);
+  EXPECT_EQ(nlohmann::json::parse(json.out)["nothing_pending"], true) << json.out;
+  // The vector store is reached up front: an unreachable Qdrant fails even with nothing to do.
+  auto qdrant = RunCli("backfill" + db + " --vectors 'qdrant://127.0.0.1:1/faces?retries=0'", true);
+  EXPECT_EQ(qdrant.exit_code, 3) << qdrant.out;
+  EXPECT_NE(qdrant.out.find("Qdrant collection 'faces' at http://127.0.0.1:1"), std::string::npos) << qdrant.out;
+  EXPECT_EQ(qdrant.out.find("nothing pending"), std::string::npos) << qdrant.out;
+}
+
+// Failed files are listed by `errors` (text and JSON) and the first few in the backfill's summary; `scan --prune`
+// removes the assets whose files are gone, with their faces and vectors.
+TEST(CliTest, ErrorsListsFailedFilesAndPruneRemovesDeletedOnes) {
+  FACEFILL_REQUIRE_PATH(SamplePhotos(), "the sample photos (scripts/setup.sh)");
+  TempDir dir;
+  const auto photos = dir / "photos";
+  std::filesystem::create_directory(photos);
+  std::filesystem::copy_file(SamplePhotos() / "sample1.jpg", photos / "people.jpg");
+  testing::WriteBytes(photos / "broken.jpg", {0xFF, 0xD8, 0xFF, 0xE0, 0x00});
+  testing::WriteBytes(photos / "empty.png", {});
+  const std::string db = " --db sqlite:" + (dir / "facefill.db").string();
+  ASSERT_EQ(RunCli("scan " + photos.string() + db).exit_code, 0);
+  auto backfill = RunCli("backfill -q" + db);
+  EXPECT_EQ(backfill.exit_code, 0) << backfill.out;
+  EXPECT_NE(backfill.out.find("corrupt_image  " + (photos / "broken.jpg").string()), std::string::npos) << backfill.out;
+  EXPECT_NE(backfill.out.find("empty_file  " + (photos / "empty.png").string()), std::string::npos) << backfill.out;
+  auto text = RunCli("errors" + db);
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("2 failed file(s)"), std::string::npos) << text.out;
+  auto json = nlohmann::json::parse(RunCli("errors --json" + db).out);
+  ASSERT_EQ(json.size(), 2u) << json.dump();
+  std::set<std::string> reasons;
+  for (const auto& e : json) {
+    reasons.insert(e["reason"].get<std::string>());
+    EXPECT_FALSE(e["message"].get<std::string>().empty()) << e.dump();
+  }
+  EXPECT_EQ(reasons, (std::set<std::string>{"corrupt_image", "empty_file"}));
+  EXPECT_EQ(RunCli("errors --json --limit 1" + db).out.empty(), false);
+  EXPECT_EQ(nlohmann::json::parse(RunCli("errors --json --limit 1" + db).out).size(), 1u);
+
+  auto before = nlohmann::json::parse(RunCli("stats --json" + db).out);
+  ASSERT_GT(before["faces"].get<int>(), 0) << before.dump();
+  std::filesystem::remove(photos / "people.jpg");
+  std::filesystem::remove(photos / "broken.jpg");
+  auto plain = nlohmann::json::parse(RunCli("scan --json " + photos.string() + db).out);
+  EXPECT_EQ(plain["pruned_assets"], 0) << "never pruned by default";
+  EXPECT_EQ(nlohmann::json::parse(RunCli("stats --json" + db).out)["assets"], 3);
+  auto pruned = nlohmann::json::parse(RunCli("scan --json --prune " + photos.string() + db).out);
+  EXPECT_EQ(pruned["pruned_assets"], 2) << pruned.dump();
+  EXPECT_EQ(pruned["pruned_faces"], before["faces"]) << pruned.dump();
+  auto after = nlohmann::json::parse(RunCli("stats --json" + db).out);
+  EXPECT_EQ(after["assets"], 1);
+  EXPECT_EQ(after["faces"], 0);
+  EXPECT_EQ(after["vectors"], 0) << "the vectors go with the faces";
+  EXPECT_EQ(RunCli("check" + db).exit_code, 0);
+  auto refused = RunCli("scan --prune " + photos.string() + " --db postgresql://u@127.0.0.1:1/db", true);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.out.find("--prune is refused"), std::string::npos) << refused.out;
+}
+
+TEST(CliTest, CorpusDefaultsToTheSharedOrSamplePhotos) {
+  FACEFILL_REQUIRE_PATH(SamplePhotos(), "the sample photos (scripts/setup.sh)");
+  TempDir dir;
+  auto result = RunCli("corpus --out " + (dir / "corpus").string() + " --count 2 --profile 3mp", true);
+  EXPECT_EQ(result.exit_code, 0) << result.out;
+  EXPECT_NE(result.out.find("2 images written"), std::string::npos) << result.out;
+}
+
+// With the default pack's calibrated floor, the dogs are not faces, and search marks the same person.
+TEST(CliTest, DefaultFloorDropsTheDogsAndSearchMarksTheSamePerson) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
+  FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  TempDir dir;
+  const auto photos = dir / "photos";
+  std::filesystem::create_directory(photos);
+  for (const char* file : {"noface/dlib_dogs.jpg", "obama/obama.jpg", "biden/biden.jpg", "celeb/rob_lowe_0001.jpg"}) {
+    std::filesystem::copy_file(SharedDir() / "images" / file, photos / std::filesystem::path(file).filename());
+  }
+  const std::string db = " --db sqlite:" + (dir / "facefill.db").string();
+  ASSERT_EQ(RunCli("scan " + photos.string() + db).exit_code, 0);
+  auto backfill = nlohmann::json::parse(RunCli("backfill --json" + db).out);
+  EXPECT_EQ(backfill["faces"], 3) << "one face per person, none on the dogs: " << backfill.dump();
+  EXPECT_EQ(backfill["no_faces"], 1) << backfill.dump();
+  auto search = RunCli("search --image " + (SharedDir() / "images/obama/obama2.jpg").string() + db);
+  EXPECT_EQ(search.exit_code, 0);
+  EXPECT_NE(search.out.find("1 likely the same person"), std::string::npos) << search.out;
+  EXPECT_NE(search.out.find(" * " + (photos / "obama.jpg").string()), std::string::npos) << search.out;
+  EXPECT_NE(search.out.find("   " + (photos / "biden.jpg").string()), std::string::npos) << search.out;
+  auto json = nlohmann::json::parse(
+      RunCli("search --json --image " + (SharedDir() / "images/obama/obama2.jpg").string() + db).out);
+  int same = 0;
+  for (const auto& hit : json[0]["matches"]) same += hit["same_person"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(same, 1) << json.dump();
 }
 
 }  // namespace

@@ -399,12 +399,50 @@ TEST_F(PostgresClaimsTest, ReconnectsWhenTheServerDropsTheConnection) {
   EXPECT_EQ(stats->assets, kAssets);
 }
 
+// `facefill errors` on PostgreSQL: failed assets with their reason and message (the path in front removed); pruning
+// is refused on a shared catalog.
+TEST_F(PostgresClaimsTest, FailedAssetsAreListedAndPruningIsRefused) {
+  auto catalog = OpenCatalog(url_);
+  ASSERT_TRUE(catalog.ok());
+  auto claimed = (*catalog)->Claim(ClaimRequest{"w", 3, 60, 0});
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 3u);
+  std::vector<ScanOutcome> failed;
+  for (const auto& a : *claimed) {
+    ScanOutcome o;
+    o.asset = a;
+    o.state = ScanState::kError;
+    o.error = Status(StatusCode::kCorruptImage, a.path + ": truncated");
+    failed.push_back(std::move(o));
+  }
+  ASSERT_TRUE((*catalog)->CommitScans(failed, "model", "w", nullptr).ok());
+  auto listed = (*catalog)->ListErrors(0);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 3u);
+  for (const auto& f : *listed) {
+    EXPECT_EQ(f.reason, "corrupt_image");
+    EXPECT_EQ(f.message, "truncated");
+    EXPECT_EQ(f.path.rfind("/library/photo_", 0), 0u) << f.path;
+    EXPECT_FALSE(f.scanned_at.empty());
+  }
+  auto limited = (*catalog)->ListErrors(2);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ(limited->size(), 2u);
+  auto under = (*catalog)->AssetsUnder("/library");
+  EXPECT_EQ(under.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*catalog)->RemoveAssets({claimed->front().id}).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(PostgresErrorsTest, AnUnreachableServerIsAClearErrorWithoutThePassword) {
   // Nothing listens on port 1.
   auto catalog = OpenCatalog("postgresql://facefill:hunter2@127.0.0.1:1/library?connect_timeout=1");
   ASSERT_FALSE(catalog.ok());
   EXPECT_EQ(catalog.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(catalog.status().message().find("cannot connect"), std::string::npos) << catalog.status().message();
+  EXPECT_NE(catalog.status().message().find("PostgreSQL at postgresql://facefill:***@127.0.0.1:1/library"),
+            std::string::npos)
+      << catalog.status().message();
+  EXPECT_EQ(catalog.status().message().find('\n'), std::string::npos) << "one line: " << catalog.status().message();
   EXPECT_EQ(catalog.status().message().find("hunter2"), std::string::npos) << catalog.status().message();
   EXPECT_EQ(RedactUrl("postgresql://facefill:hunter2@db:5432/x"), "postgresql://facefill:***@db:5432/x");
 }

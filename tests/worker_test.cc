@@ -358,6 +358,11 @@ TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
   // Redis is back (empty): queue the job again and let a worker finish it.
   ASSERT_TRUE(redis.Start());
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
+  // Queued, no worker yet: `jobs` says the total is not known rather than 0/0.
+  ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"jobs", "--queue", redis.url()}, dir / "jobs.txt")), 0);
+  std::ifstream jobs(dir / "jobs.txt");
+  const std::string listed((std::istreambuf_iterator<char>(jobs)), {});
+  EXPECT_NE(listed.find("queued    (total not known yet)"), std::string::npos) << listed;
   EXPECT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, worker)), 0);
   EXPECT_EQ(Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status IN ('done', 'no_faces')"), 56);
   EXPECT_EQ(Query(db, "SELECT MAX(scan_count) FROM facefill.scan_status"), 1);

@@ -49,6 +49,15 @@ struct ScanCounts {
   std::vector<RejectedFile> rejected;  // recorded in the catalog too; the rest of the batch is stored
 };
 
+// An asset whose last scan failed, as `facefill errors` lists it.
+struct FailedAsset {
+  int64_t asset_id = 0;
+  std::string path;
+  std::string reason;   // the error code: not_found, corrupt_image, ...
+  std::string message;  // what the decoder or reader said, without the path in front
+  std::string scanned_at;
+};
+
 // A batch of assets leased to one worker (distributed claims): nobody else takes them until the lease expires.
 struct ClaimRequest {
   std::string owner;                // unique per worker process
@@ -119,6 +128,14 @@ class Catalog {
   virtual Result<std::optional<std::string>> VectorModel(const std::string& store) = 0;
   virtual Status RecordVectorModel(const std::string& store, const std::string& model_id, int dimension) = 0;
   virtual Result<CatalogStats> Stats() = 0;
+  // Assets whose last scan failed, most recent first (then by path); up to `limit` (0: all).
+  virtual Result<std::vector<FailedAsset>> ListErrors(int64_t limit);
+
+  // `scan --prune`, embedded catalogs only (others return kInvalidArgument): the assets whose path lies inside
+  // `folder`, and removing assets with their faces and scan status (returns the removed faces' ids, whose vectors
+  // the caller deletes).
+  virtual Result<std::vector<AssetRecord>> AssetsUnder(const std::string& folder);
+  virtual Result<std::vector<std::string>> RemoveAssets(const std::vector<int64_t>& asset_ids);
 
   // Library folders that `scan` has walked; the backfill reads only files that resolve inside one of them.
   virtual Status AddLibraryRoot(const std::string& canonical_path) = 0;
@@ -133,12 +150,16 @@ struct CatalogOptions {
   // face_instances and persons tables exactly as its migrations do (`--standalone`). Without it such a database is
   // refused, so facefill never takes the place of the service's migrations by accident.
   bool standalone = false;
+  // SQLite only: create the file when it does not exist. Read-only commands open with false and get kNotFound
+  // ("no catalog at PATH") instead of a new, empty catalog.
+  bool create_if_missing = true;
 };
 
 // Opens (creating and migrating) a catalog by URL: "sqlite:PATH", a bare path, or "postgresql://..." (libpq URI;
 // the password may also come from PGPASSWORD or a .pgpass file, and is never logged; the service's
-// "postgresql+asyncpg://" and "postgresql+psycopg2://" forms are taken too). On PostgreSQL facefill's own tables
-// live in the schema "facefill", never in the service's "public".
+// "postgresql+asyncpg://" and "postgresql+psycopg2://" forms are taken too). Any other "SCHEME://" is refused as an
+// unsupported scheme. On PostgreSQL facefill's own tables live in the schema "facefill", never in the service's
+// "public".
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options = {});
 
 }  // namespace facefill

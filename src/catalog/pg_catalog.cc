@@ -3,6 +3,7 @@
 // in the schema "facefill". Writes are batched: each call is one transaction with one statement per table, its rows
 // passed as one JSON parameter. Workers share the work through leases on facefill.scan_status rows (FOR UPDATE SKIP
 // LOCKED). An asset with face rows and no facefill status was face-scanned by the service and counts as scanned.
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -524,6 +525,21 @@ class PostgresCatalog final : public Catalog {
       return Status::Ok();
     }));
     return stats;
+  }
+
+  Result<std::vector<FailedAsset>> ListErrors(int64_t limit) override {
+    return Rows(
+        session_->Query("SELECT a.id, a.path, COALESCE(s.error_code, ''), "
+                        "COALESCE(CASE WHEN substr(s.error_message, 1, length(a.path) + 2) = a.path || ': ' "
+                        "THEN substr(s.error_message, length(a.path) + 3) ELSE s.error_message END, ''), "
+                        "to_char(s.scanned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+                        "FROM facefill.scan_status s JOIN image_assets a ON a.id = s.asset_id "
+                        "WHERE s.status = 'error' ORDER BY s.scanned_at DESC, a.path LIMIT $1",
+                        limit > 0 ? limit : std::numeric_limits<int64_t>::max()),
+        +[](const pqxx::row& r) {
+          return FailedAsset{r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+                             r[4].as<std::string>("")};
+        });
   }
 
   Status AddLibraryRoot(const std::string& canonical_path) override {

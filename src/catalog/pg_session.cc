@@ -14,6 +14,22 @@ bool RetryableState(const std::string& state) {
   return state.rfind("08", 0) == 0 || state == "40001" || state == "40P01" || state.rfind("57P0", 0) == 0;
 }
 
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...?\n"): one line.
+std::string OneLine(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 Session::Session(std::string url, RetryOptions retry)
@@ -25,8 +41,12 @@ Result<std::unique_ptr<Session>> Session::Open(const std::string& url, const Ret
   Status status = RetryWithBackoff(
       retry, [&] { return session->Connect(); }, IsRetryableError,
       [&](const Status& s, auto delay) {
-        spdlog::warn("PostgreSQL {}: {}; retrying in {} ms", session->redacted_url_, s.message(), delay.count());
+        spdlog::debug("PostgreSQL {}: {}; retrying in {} ms", session->redacted_url_, s.message(), delay.count());
       });
+  if (status.code() == StatusCode::kUnavailable) {
+    return Status(status.code(), "PostgreSQL at " + session->redacted_url_ + " not reachable after " +
+                                     std::to_string(retry.attempts) + " tries: " + status.message());
+  }
   if (!status.ok()) return status;
   return session;
 }
@@ -41,9 +61,9 @@ Status Session::Connect() {
     conn_ = std::move(conn);
     return Status::Ok();
   } catch (const pqxx::broken_connection& e) {
-    return RetryableError(std::string("cannot connect: ") + e.what());
+    return RetryableError("cannot connect: " + OneLine(e.what()));
   } catch (const std::exception& e) {
-    return Status(StatusCode::kDatabaseError, std::string("PostgreSQL setup failed: ") + e.what());
+    return Status(StatusCode::kDatabaseError, "PostgreSQL setup failed: " + OneLine(e.what()));
   }
 }
 

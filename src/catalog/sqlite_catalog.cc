@@ -371,6 +371,61 @@ class SqliteCatalog final : public Catalog {
     return stats;
   }
 
+  Result<std::vector<AssetRecord>> AssetsUnder(const std::string& folder) override {
+    std::lock_guard lock(db_->mutex());
+    const std::string prefix = folder.empty() || folder.back() != '/' ? folder + "/" : folder;
+    std::string end = prefix;
+    end.back() = '/' + 1;  // paths compare bytewise (BINARY): [prefix, end) is everything inside the folder
+    auto stmt = db_->Prepare("SELECT id, path FROM image_assets WHERE path >= ? AND path < ? ORDER BY id");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, prefix).Bind(2, end);
+    std::vector<AssetRecord> assets;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
+      AssetRecord a;
+      a.id = stmt->Int(0);
+      a.path = stmt->Text(1);
+      assets.push_back(std::move(a));
+    }));
+    return assets;
+  }
+
+  Result<std::vector<std::string>> RemoveAssets(const std::vector<int64_t>& asset_ids) override {
+    std::lock_guard lock(db_->mutex());
+    std::vector<std::string> face_ids;
+    FACEFILL_RETURN_IF_ERROR(db_->Transaction([&]() -> Status {
+      face_ids.clear();
+      for (int64_t id : asset_ids) {
+        auto faces = db_->Prepare("SELECT id FROM face_instances WHERE asset_id = ?");
+        if (!faces.ok()) return faces.status();
+        faces->Bind(1, id);
+        FACEFILL_RETURN_IF_ERROR(faces->ForEachRow([&] { face_ids.push_back(faces->Text(0)); }));
+        // Face rows and the scan status go with the asset (ON DELETE CASCADE).
+        auto remove = db_->Prepare("DELETE FROM image_assets WHERE id = ?");
+        if (!remove.ok()) return remove.status();
+        FACEFILL_RETURN_IF_ERROR(remove->Bind(1, id).Run());
+      }
+      return Status::Ok();
+    }));
+    return face_ids;
+  }
+
+  Result<std::vector<FailedAsset>> ListErrors(int64_t limit) override {
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare(
+        "SELECT a.id, a.path, COALESCE(s.error_code, ''), "
+        "COALESCE(CASE WHEN substr(s.error_message, 1, length(a.path) + 2) = a.path || ': ' "
+        "THEN substr(s.error_message, length(a.path) + 3) ELSE s.error_message END, ''), s.scanned_at "
+        "FROM facefill_scan_status s JOIN image_assets a ON a.id = s.asset_id WHERE s.status = 'error' "
+        "ORDER BY s.scanned_at DESC, a.path LIMIT ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, limit > 0 ? limit : int64_t{-1});
+    std::vector<FailedAsset> failed;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
+      failed.push_back({stmt->Int(0), stmt->Text(1), stmt->Text(2), stmt->Text(3), stmt->Text(4)});
+    }));
+    return failed;
+  }
+
   Status AddLibraryRoot(const std::string& canonical_path) override {
     std::lock_guard lock(db_->mutex());
     auto stmt = db_->Prepare("INSERT INTO facefill_library_roots(path) VALUES (?) ON CONFLICT(path) DO NOTHING");

@@ -47,8 +47,15 @@ Result<ModelPack> PackFromDirectory(const fs::path& dir, const ModelPackQuery& q
     pack.landmarks = dir / kUltraLightLandmarks;
     pack.recognizer = dir / kUltraLightRecognizer;
   } else {
+    const auto files = OnnxFiles(dir);
+    if (files.empty() && (query.detector.empty() || query.recognizer.empty())) {
+      return Status(StatusCode::kModelError,
+                    dir.string() +
+                        ": no .onnx model files here; leave --models out to use the default pack (installed "
+                        "by scripts/setup.sh), or give a folder with a detector and a recogniser");
+    }
     std::vector<fs::path> detectors, recognizers;
-    for (const auto& file : OnnxFiles(dir)) {
+    for (const auto& file : files) {
       const std::string stem = Stem(file);
       if (std::find(kAuxiliaryModels.begin(), kAuxiliaryModels.end(), stem) != kAuxiliaryModels.end()) continue;
       (IsDetectorName(stem) ? detectors : recognizers).push_back(file);

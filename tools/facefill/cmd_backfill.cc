@@ -10,10 +10,12 @@
 
 #include "commands.h"
 #include "facefill/backfill.h"
+#include "facefill/calibration.h"
 #include "facefill/runtime.h"
 #include "facefill/worker.h"
 #include "model_flags.h"
 #include "pipeline_flags.h"
+#include "progress_line.h"
 #include "queue_flags.h"
 #include "signals.h"
 #include "store_flags.h"
@@ -28,32 +30,39 @@ struct BackfillFlags {
   bool json = false;
   bool quiet = false;
   std::string malloc_tuning = "auto";
-  std::string queue;  // enqueue instead of running here
+  std::string queue;          // enqueue instead of running here
+  float min_confidence = -1;  // --min-confidence; < 0: the detector's calibrated default
 };
 
-std::string Duration(double seconds) {
-  if (seconds < 0 || seconds > 1e7) return "--:--:--";
-  int s = static_cast<int>(seconds);
-  return fmt::format("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+// --min-confidence as given, else the default measured for the pack's detector.
+void ResolveMinConfidence(BackfillFlags& flags, const ModelPack& pack) {
+  flags.options.min_confidence = flags.min_confidence >= 0 ? flags.min_confidence : DefaultMinConfidence(pack);
+  spdlog::debug("min confidence {:.2f}", flags.options.min_confidence);
 }
 
-void PrintProgress(const BackfillProgress& p, bool terminal) {
-  const double rate = p.elapsed_seconds > 0 ? p.processed / p.elapsed_seconds : 0;
-  const double eta = rate > 0 ? (p.total - p.processed) / rate : -1;
-  if (terminal) {
-    constexpr int kWidth = 30;
-    int filled = p.total > 0 ? static_cast<int>(kWidth * p.processed / p.total) : 0;
-    std::string bar(static_cast<size_t>(std::min(filled, kWidth)), '=');
-    bar.resize(kWidth, ' ');
-    std::fprintf(stderr, "\r[%s] %lld/%lld  %.1f img/s  faces %lld  errors %lld  ETA %s ", bar.c_str(),
-                 static_cast<long long>(p.processed), static_cast<long long>(p.total), rate,
-                 static_cast<long long>(p.faces), static_cast<long long>(p.errors), Duration(eta).c_str());
-    std::fflush(stderr);
-  } else {
-    spdlog::info("progress {}/{} assets, {:.1f} images/s, {} faces, {} errors, ETA {}", p.processed, p.total, rate,
-                 p.faces, p.errors, Duration(eta));
+// A terminal gets one line redrawn in place, fitted to its width; a pipe or log gets a line every 10 s.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool terminal) : terminal_(terminal) {}
+
+  void operator()(const BackfillProgress& p) {
+    window_.Add(p.elapsed_seconds, p.processed);
+    const double rate = window_.Rate();
+    const double eta = window_.Eta(p.total - p.processed);
+    if (terminal_) {
+      const std::string line = FormatProgressLine(p, rate, eta, TerminalColumns());
+      std::fprintf(stderr, "\r%s\x1b[K", line.c_str());  // erase what a longer line left behind
+      std::fflush(stderr);
+    } else {
+      spdlog::info("progress {}/{} assets, {:.1f} images/s, {} faces, {} errors, ETA {}", p.processed, p.total, rate,
+                   p.faces, p.errors, Duration(eta));
+    }
   }
-}
+
+ private:
+  bool terminal_;
+  RateWindow window_;
+};
 
 // A Unix time as "2026-11-29T14:05:09Z".
 std::string UtcTime(int64_t unix_seconds) {
@@ -93,15 +102,30 @@ nlohmann::json ReportJson(const BackfillReport& r) {
           {"leased_elsewhere", leased}};
 }
 
-void PrintSummary(const BackfillReport& r, bool sequential) {
+// The first few files this run could not read, so the user need not go looking (`facefill errors` lists all).
+constexpr int64_t kFailuresShown = 5;
+
+std::vector<FailedAsset> RecentFailures(Catalog& catalog, const BackfillReport& r) {
+  if (r.progress.errors == 0) return {};
+  auto failed = catalog.ListErrors(std::min(r.progress.errors, kFailuresShown));
+  return failed.ok() ? std::move(failed).value() : std::vector<FailedAsset>{};
+}
+
+void PrintSummary(const BackfillReport& r, bool sequential, const std::vector<FailedAsset>& failures) {
   std::cout << fmt::format(
-      "backfill{}: {} assets processed ({} with faces, {} without, {} errors), {} faces in {:.1f} s: {:.2f} images/s, "
+      "backfill{}: {} assets processed ({} with faces, {} without, {} errors), {} faces\n  in {:.1f} s: {:.2f} "
+      "images/s, "
       "{:.2f} faces/s{}\n",
       sequential ? " (sequential)" : "", r.progress.processed,
       r.progress.processed - r.progress.no_faces - r.progress.errors, r.progress.no_faces, r.progress.errors,
       r.progress.faces, r.wall_seconds, r.images_per_second, r.faces_per_second,
-      r.cancelled ? " (interrupted: in-flight work committed; run again to resume)" : "");
+      r.cancelled ? "\n  interrupted: in-flight work committed; run again to resume" : "");
   for (const auto& [reason, count] : r.errors_by_reason) std::cout << fmt::format("  error {}: {}\n", reason, count);
+  for (const auto& f : failures) std::cout << fmt::format("    {}  {}  {}\n", f.reason, f.path, f.message);
+  if (r.progress.errors > static_cast<int64_t>(failures.size())) {
+    std::cout << fmt::format("    ... {} more: `facefill errors` lists them all\n",
+                             r.progress.errors - static_cast<int64_t>(failures.size()));
+  }
   if (r.kept_not_redetected > 0) {
     std::cout << fmt::format("  {} labelled faces (with a person or a cluster) kept, not re-detected\n",
                              r.kept_not_redetected);
@@ -125,7 +149,7 @@ void PrintSummary(const BackfillReport& r, bool sequential) {
 }
 
 // --queue: the job goes to Redis for `facefill worker` processes; prints its id.
-int Enqueue(const BackfillFlags& flags) {
+int Enqueue(BackfillFlags& flags) {
   const auto& o = flags.options;
   if (o.rescan || o.offset > 0 || o.sequential || o.limit > 0) {
     spdlog::error("--rescan, --offset, --limit and --sequential cannot be queued (workers share the catalog's leases)");
@@ -135,8 +159,10 @@ int Enqueue(const BackfillFlags& flags) {
     spdlog::error("--max-faces applies where the job runs: pass it to `facefill worker`");
     return kExitUsage;
   }
-  const std::string model_id = LocatePackId(flags.models);
-  if (model_id.empty()) return kExitUsage;
+  const auto pack = LocatePack(flags.models);
+  if (!pack) return kExitUsage;
+  const std::string model_id = pack->id;
+  ResolveMinConfidence(flags, *pack);
   auto queue = OpenQueueOrLog(flags.queue);
   if (!queue) return kExitUsage;
   auto id = queue->Enqueue(JobParamsJson(o, model_id));
@@ -152,6 +178,42 @@ int Enqueue(const BackfillFlags& flags) {
   return kExitOk;
 }
 
+// Before loading models: is there anything to do? Prints why not (nothing scanned, all done, all leased by
+// others) and returns false then.
+Result<bool> AnythingPending(Catalog& catalog, const BackfillOptions& o, bool json) {
+  auto pending = catalog.CountPending(PendingQuery{0, 0, o.retry_errors, o.rescan});
+  if (!pending.ok()) return pending.status();
+  auto leased = catalog.CountLiveLeases();
+  if (!leased.ok()) return leased.status();
+  const int64_t todo = *pending - o.offset - (o.rescan || o.offset > 0 ? 0 : *leased);
+  if (todo > 0) return true;
+  auto stats = catalog.Stats();
+  if (!stats.ok()) return stats.status();
+  std::string message;
+  if (stats->assets == 0) {
+    message = "nothing pending: the catalog has no images yet — run `facefill scan DIR` first";
+  } else if (*leased > 0 && !o.rescan && o.offset == 0) {
+    message = fmt::format("nothing to take: {} pending asset(s) are leased by other workers ({} of {} scanned)",
+                          *leased, stats->scanned, stats->assets);
+  } else {
+    message = fmt::format("nothing pending: {} of {} assets scanned, {} failed{} — `facefill scan DIR` adds new files",
+                          stats->scanned, stats->assets, stats->errors,
+                          stats->errors > 0 && !o.retry_errors ? " (`--retry-errors` retries them)" : "");
+  }
+  if (json) {
+    std::cout << nlohmann::json{{"total", 0},
+                                {"processed", 0},
+                                {"nothing_pending", true},
+                                {"message", message},
+                                {"leased_by_others", *leased}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << message << "\n";
+  }
+  return false;
+}
+
 int Run(BackfillFlags& flags) {
   if (!flags.queue.empty()) return Enqueue(flags);
   // Installed first, so a signal during start-up also ends cleanly (nothing is in flight yet).
@@ -160,16 +222,33 @@ int Run(BackfillFlags& flags) {
   if (flags.malloc_tuning == "on" || (flags.malloc_tuning == "auto" && !flags.options.sequential)) {
     TuneAllocatorForLargeBuffers();
   }
+  // The models are located before anything else is opened: a wrong --models touches no catalog.
+  const auto pack = LocatePack(flags.models);
+  if (!pack) return kExitUsage;
+  ResolveMinConfidence(flags, *pack);
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
+  // The vector store is reached now, so an unreachable one fails here, even with nothing to do.
+  if (auto count = stores.vectors->Count(); !count.ok()) {
+    spdlog::error("vector store {}: {}", stores.vectors->Describe(), count.status().ToString());
+    return kExitFailure;
+  }
+  auto pending = AnythingPending(*stores.catalog, flags.options, flags.json);
+  if (!pending.ok()) {
+    spdlog::error("{}", pending.status().ToString());
+    return kExitFailure;
+  }
+  if (!*pending) return kExitOk;
   // The pipeline runs one model call per core at a time (1 thread each); the sequential baseline runs like the
   // service's InsightFace, whose ONNX Runtime sessions use every core for each call.
   const int threads = flags.models.threads >= 0 ? flags.models.threads : (flags.options.sequential ? 0 : 1);
   auto analyzer = OpenAnalyzer(flags.models, threads);
   if (!analyzer) return kExitUsage;
   const bool terminal = isatty(STDERR_FILENO) && !flags.quiet && !flags.json;
+  // On a terminal, commits come at least every 250 ms so the count moves steadily rather than in write batches.
+  if (terminal) flags.options.max_write_wait_ms = std::min(flags.options.max_write_wait_ms, 250);
   ProgressCallback progress;
-  if (!flags.quiet) progress = [terminal](const BackfillProgress& p) { PrintProgress(p, terminal); };
+  if (!flags.quiet) progress = ProgressPrinter(terminal);
   auto report =
       RunBackfill(*stores.catalog, *stores.vectors, *analyzer, flags.options, cancel, progress, terminal ? 0.25 : 10.0);
   if (terminal) std::fputc('\n', stderr);
@@ -177,10 +256,16 @@ int Run(BackfillFlags& flags) {
     spdlog::error("backfill stopped: {}", report.status().ToString());
     return kExitFailure;
   }
+  const auto failures = RecentFailures(*stores.catalog, *report);
   if (flags.json) {
-    std::cout << ReportJson(*report).dump() << "\n";
+    auto j = ReportJson(*report);
+    j["first_errors"] = nlohmann::json::array();
+    for (const auto& f : failures) {
+      j["first_errors"].push_back({{"path", f.path}, {"reason", f.reason}, {"message", f.message}});
+    }
+    std::cout << j.dump() << "\n";
   } else {
-    PrintSummary(*report, flags.options.sequential);
+    PrintSummary(*report, flags.options.sequential, failures);
   }
   return kExitOk;
 }
@@ -196,7 +281,8 @@ void RegisterBackfill(CLI::App* app) {
   AddMaxFacesFlag(cmd, &flags->models);
   cmd->add_option("--limit", o.limit, "Process at most N pending assets (0: all)")->capture_default_str();
   cmd->add_option("--offset", o.offset, "Skip the first N pending assets")->capture_default_str();
-  cmd->add_option("--min-confidence", o.min_confidence, "Drop faces scoring lower")->capture_default_str();
+  cmd->add_option("--min-confidence", flags->min_confidence,
+                  "Drop faces scoring lower (default: measured per detector, see the README's Calibration)");
   cmd->add_option("--min-face-size", o.min_face_size, "Drop faces smaller than this (px)")->capture_default_str();
   AddPipelineFlags(cmd, &o);
   cmd->add_option("--malloc-tuning", flags->malloc_tuning,

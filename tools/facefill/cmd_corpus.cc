@@ -28,6 +28,14 @@ int Run(const CorpusFlags& flags) {
   options->count = flags.count;
   options->seed = flags.seed;
   std::vector<std::filesystem::path> faces(flags.faces.begin(), flags.faces.end());
+  if (faces.empty()) {
+    // As the README says: the shared photos beside the project when present, else the sample photos setup fetched.
+    const auto shared = std::filesystem::path(FACEFILL_SOURCE_DIR).parent_path() / "shared" / "images";
+    const auto samples = std::filesystem::path(FACEFILL_DEFAULT_MODELS_DIR).parent_path().parent_path() / "samples";
+    std::error_code ec;
+    faces.push_back(std::filesystem::is_directory(shared, ec) ? shared : samples);
+    spdlog::info("photos with faces from {}", faces.back().string());
+  }
   std::vector<std::filesystem::path> backgrounds(flags.backgrounds.begin(), flags.backgrounds.end());
   auto report = GenerateCorpus(faces, backgrounds, flags.out, *options);
   if (!report.ok()) {
@@ -48,7 +56,9 @@ void RegisterCorpus(CLI::App* app) {
   cmd->add_option("--profile", flags->profile, "12mp (4032x3024) or 3mp (2000x1500)")->capture_default_str();
   cmd->add_option("--count", flags->count, "Number of images")->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Seed: the same seed gives the same images")->capture_default_str();
-  cmd->add_option("--faces", flags->faces, "Folders of photos with faces")->required();
+  cmd->add_option("--faces", flags->faces,
+                  "Folders of photos with faces (default: ../shared/images beside the project, else the sample photos "
+                  "scripts/setup.sh fetched)");
   cmd->add_option("--backgrounds", flags->backgrounds, "Folders of photos without faces (backgrounds)");
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }

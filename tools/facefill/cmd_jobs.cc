@@ -48,10 +48,13 @@ nlohmann::json JobJson(const JobInfo& j) {
 void PrintJob(const JobInfo& j) {
   const double end = j.finished_at > 0 ? j.finished_at : static_cast<double>(std::time(nullptr));
   const double rate = j.started_at > 0 && end > j.started_at ? j.processed / (end - j.started_at) : 0;
-  std::cout << fmt::format(
-      "{}  {:<9} {}/{} assets  {} faces  {} errors  {:.1f} images/s  workers {}  created {} UTC{}\n", j.id,
-      JobStatusName(j.status), j.processed, j.total, j.faces, j.errors, rate, j.live_workers.size(), When(j.created_at),
-      j.error.empty() ? "" : "  error: " + j.error);
+  // A queued job has no total until a worker starts it and counts the catalog's pending assets.
+  const std::string assets = j.total == 0 && j.processed == 0 && j.status == JobStatus::kQueued
+                                 ? std::string("(total not known yet)")
+                                 : fmt::format("{}/{} assets", j.processed, j.total);
+  std::cout << fmt::format("{}  {:<9} {}  {} faces  {} errors  {:.1f} images/s  workers {}  created {} UTC{}\n", j.id,
+                           JobStatusName(j.status), assets, j.faces, j.errors, rate, j.live_workers.size(),
+                           When(j.created_at), j.error.empty() ? "" : "  error: " + j.error);
 }
 
 int Run(const JobsFlags& flags) {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "facefill/library_scan.h"
+#include "facefill/prune.h"
 #include "store_flags.h"
 
 namespace facefill::cli {
@@ -16,11 +17,19 @@ struct ScanFlags {
   std::vector<std::string> roots;
   StoreFlags stores;
   bool json = false;
+  bool prune = false;
 };
 
-int Run(const ScanFlags& flags) {
+int Run(ScanFlags flags) {
+  flags.stores.create_if_missing = true;  // scan is the command that creates a catalog
+  if (flags.prune && flags.stores.db.find("://") != std::string::npos && flags.stores.db.rfind("sqlite:", 0) != 0) {
+    spdlog::error(
+        "--prune is refused on a shared catalog: on the service's database, removing image_assets rows "
+        "is the service's business");
+    return kExitUsage;
+  }
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   int exit_code = kExitOk;
   for (const auto& root : flags.roots) {
     auto report = ScanLibrary(root, stores.catalog.get());
@@ -35,8 +44,19 @@ int Run(const ScanFlags& flags) {
           {{"path", r.path}, {"reason", StatusCodeName(r.reason.code())}, {"message", r.reason.message()}});
     }
     if (!report->counts.rejected.empty()) exit_code = kExitPartial;
+    PruneReport pruned;
+    if (flags.prune) {
+      auto p = PruneMissing(root, *stores.catalog, *stores.vectors);
+      if (!p.ok()) {
+        spdlog::error("prune: {}", p.status().ToString());
+        return kExitFailure;
+      }
+      pruned = *p;
+    }
     if (flags.json) {
       nlohmann::json j = {{"root", root},
+                          {"pruned_assets", pruned.removed_assets},
+                          {"pruned_faces", pruned.removed_faces},
                           {"files_seen", report->files_seen},
                           {"images", report->images},
                           {"ignored", report->ignored},
@@ -61,6 +81,10 @@ int Run(const ScanFlags& flags) {
         std::cout << fmt::format("  not added: {} ({}: {})\n", r.path, StatusCodeName(r.reason.code()),
                                  r.reason.message());
       }
+      if (flags.prune) {
+        std::cout << fmt::format("{}: {} missing file(s) removed from the catalog with {} face(s)\n", root,
+                                 pruned.removed_assets, pruned.removed_faces);
+      }
     }
   }
   return exit_code;
@@ -74,6 +98,9 @@ void RegisterScan(CLI::App* app) {
   cmd->add_option("dirs", flags->roots, "Library folders")->required();
   AddStoreFlags(cmd, &flags->stores);
   cmd->add_flag("--json", flags->json, "Machine-readable summary");
+  cmd->add_flag(
+      "--prune", flags->prune,
+      "Also remove assets under DIR whose files are gone, with their faces and vectors (SQLite catalog only)");
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }
 

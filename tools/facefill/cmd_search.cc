@@ -2,10 +2,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "facefill/calibration.h"
 #include "facefill/image.h"
 #include "facefill/search.h"
 #include "model_flags.h"
@@ -22,11 +24,12 @@ struct SearchFlags {
   bool json = false;
 };
 
-int Run(const SearchFlags& flags) {
+int Run(SearchFlags flags) {
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) return kExitUsage;
+  flags.options.min_confidence = DefaultMinConfidence(analyzer->pack());  // as the backfill stored them
   auto image = DecodeImageFile(flags.image);
   if (!image.ok()) {
     spdlog::error("{}", image.status().ToString());
@@ -37,29 +40,44 @@ int Run(const SearchFlags& flags) {
     spdlog::error("{}", results.status().ToString());
     return kExitFailure;
   }
+  // Matches at or above the recogniser's calibrated threshold are marked as likely the same person.
+  const std::optional<float> same = SamePersonThreshold(analyzer->pack());
+  const auto likely = [&](const SearchHit& h) { return same.has_value() && h.similarity >= *same; };
   nlohmann::json all = nlohmann::json::array();
   for (size_t q = 0; q < results->size(); ++q) {
     const auto& r = (*results)[q];
     if (!flags.json) {
-      std::cout << fmt::format("query face {} [{:.0f}, {:.0f}, {:.0f}, {:.0f}]: {} match(es)\n", q, r.query.box.x1,
-                               r.query.box.y1, r.query.box.x2, r.query.box.y2, r.hits.size());
+      const auto n = std::count_if(r.hits.begin(), r.hits.end(), likely);
+      std::cout << fmt::format("query face {} [{:.0f}, {:.0f}, {:.0f}, {:.0f}]: {} match(es){}\n", q, r.query.box.x1,
+                               r.query.box.y1, r.query.box.x2, r.query.box.y2, r.hits.size(),
+                               same ? fmt::format(", {} likely the same person (similarity >= {:.2f})", n, *same)
+                                    : std::string(", same-person threshold not calibrated for this recogniser"));
     }
     nlohmann::json hits = nlohmann::json::array();
     for (const auto& h : r.hits) {
       if (flags.json) {
-        hits.push_back({{"similarity", h.similarity},
-                        {"face_id", h.face.id},
-                        {"asset_id", h.face.asset_id},
-                        {"path", h.face.asset_path},
-                        {"bbox", {h.face.bbox_x, h.face.bbox_y, h.face.bbox_w, h.face.bbox_h}}});
+        nlohmann::json hit = {{"similarity", h.similarity},
+                              {"face_id", h.face.id},
+                              {"asset_id", h.face.asset_id},
+                              {"path", h.face.asset_path},
+                              {"bbox", {h.face.bbox_x, h.face.bbox_y, h.face.bbox_w, h.face.bbox_h}}};
+        if (same) hit["same_person"] = likely(h);
+        hits.push_back(std::move(hit));
       } else {
-        std::cout << fmt::format("  {:.4f}  {}  box x={} y={} w={} h={}  face {}\n", h.similarity, h.face.asset_path,
-                                 h.face.bbox_x, h.face.bbox_y, h.face.bbox_w, h.face.bbox_h, h.face.id);
+        std::cout << fmt::format("  {:.4f} {} {}  box x={} y={} w={} h={}  face {}\n", h.similarity,
+                                 likely(h) ? "*" : " ", h.face.asset_path, h.face.bbox_x, h.face.bbox_y, h.face.bbox_w,
+                                 h.face.bbox_h, h.face.id);
       }
     }
-    all.push_back({{"query_bbox", {r.query.box.x1, r.query.box.y1, r.query.box.x2, r.query.box.y2}},
-                   {"query_score", r.query.score},
-                   {"matches", hits}});
+    nlohmann::json query = {{"query_bbox", {r.query.box.x1, r.query.box.y1, r.query.box.x2, r.query.box.y2}},
+                            {"query_score", r.query.score},
+                            {"matches", hits}};
+    if (same) query["same_person_threshold"] = *same;
+    all.push_back(std::move(query));
+  }
+  if (same && !flags.json && !results->empty()) {
+    std::cout << fmt::format("* likely the same person: similarity >= {:.2f}, calibrated for {} on labelled pairs\n",
+                             *same, analyzer->pack().recognizer.stem().string());
   }
   if (flags.json) std::cout << all.dump() << "\n";
   if (results->empty() && !flags.json) std::cout << "no face found in " << flags.image << "\n";

@@ -20,7 +20,7 @@ struct StatsFlags {
 
 int RunStats(const StatsFlags& flags) {
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   auto stats = stores.catalog->Stats();
   auto vectors = stores.vectors->Count();
   if (!stats.ok() || !vectors.ok()) {
@@ -28,6 +28,7 @@ int RunStats(const StatsFlags& flags) {
     return kExitFailure;
   }
   if (flags.json) {
+    auto roots = stores.catalog->LibraryRoots();
     nlohmann::json j = {{"assets", stats->assets},
                         {"scanned", stats->scanned},
                         {"no_faces", stats->no_faces},
@@ -37,7 +38,9 @@ int RunStats(const StatsFlags& flags) {
                         {"pending", stats->assets - stats->scanned - stats->errors},
                         {"errors_by_reason", stats->errors_by_reason},
                         {"scanned_by_service", stats->scanned_by_service},
-                        {"rejected_files", stats->rejected_files}};
+                        {"rejected_files", stats->rejected_files},
+
+                        {"library_roots", roots.ok() ? *roots : std::vector<std::string>{}}};
     std::cout << j.dump() << "\n";
     return kExitOk;
   }
@@ -53,12 +56,13 @@ int RunStats(const StatsFlags& flags) {
     std::cout << fmt::format("{} files could not be added to the catalog (see the reasons above)\n",
                              stats->rejected_files);
   }
+  if (stats->errors > 0) std::cout << "(`facefill errors` lists the failed files)\n";
   return kExitOk;
 }
 
 int RunCheck(const StatsFlags& flags) {
   Stores stores;
-  if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   auto report = CheckConsistency(*stores.catalog, *stores.vectors, flags.fix);
   if (!report.ok()) {
     spdlog::error("{}", report.status().ToString());

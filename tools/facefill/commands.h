@@ -24,5 +24,6 @@ void RegisterCheck(CLI::App* app);
 void RegisterCorpus(CLI::App* app);
 void RegisterWorker(CLI::App* app);
 void RegisterJobs(CLI::App* app);
+void RegisterErrors(CLI::App* app);
 
 }  // namespace facefill::cli

@@ -37,6 +37,12 @@ Result<ModelPack> Locate(const ModelFlags& flags) {
 
 }  // namespace
 
+std::optional<ModelPack> LocatePack(const ModelFlags& flags) {
+  auto pack = Locate(flags);
+  if (!pack.ok()) return std::nullopt;
+  return std::move(pack).value();
+}
+
 std::string LocatePackId(const ModelFlags& flags) {
   auto pack = Locate(flags);
   return pack.ok() ? pack->id : std::string();

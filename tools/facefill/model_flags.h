@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "facefill/analyzer.h"
@@ -25,6 +26,9 @@ void AddMaxFacesFlag(CLI::App* app, ModelFlags* flags);
 // Locates the pack and opens a FaceAnalyzer with `threads` intra-op threads per model call (0: ONNX Runtime's
 // default, all cores); prints the error and returns null on failure.
 std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads);
+
+// The pack the flags choose, without loading it; prints the error and returns none on failure.
+std::optional<ModelPack> LocatePack(const ModelFlags& flags);
 
 // The id of the pack the flags choose, without loading it; prints the error and returns "" on failure.
 std::string LocatePackId(const ModelFlags& flags);

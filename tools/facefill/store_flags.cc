@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "commands.h"
 #include "facefill/service_settings.h"
 #include "facefill/url.h"
 
@@ -32,13 +33,13 @@ void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
                 "face_instances and persons tables as its migrations do (otherwise such a database is refused)");
 }
 
-bool OpenStores(const StoreFlags& flags, Stores* stores) {
+int OpenStoresOrExit(const StoreFlags& flags, Stores* stores) {
   std::string db = flags.db, vectors = flags.vectors;
   if (!flags.service_env.empty()) {
     auto settings = LoadServiceSettings(flags.service_env);
     if (!settings.ok()) {
       spdlog::error("{}", settings.status().ToString());
-      return false;
+      return kExitUsage;
     }
     if (flags.db_option == nullptr || flags.db_option->count() == 0) db = settings->database_url;
     if (flags.vectors_option == nullptr || flags.vectors_option->count() == 0) vectors = settings->VectorStoreUrl();
@@ -48,13 +49,23 @@ bool OpenStores(const StoreFlags& flags, Stores* stores) {
   }
   CatalogOptions options;
   options.standalone = flags.standalone;
+  options.create_if_missing = flags.create_if_missing;
   auto opened = facefill::OpenStores(db, vectors, options);
   if (!opened.ok()) {
-    spdlog::error("{}", opened.status().ToString());
-    return false;
+    const Status& s = opened.status();
+    const bool service = s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDatabaseError ||
+                         s.code() == StatusCode::kVectorStoreError;
+    if (s.code() == StatusCode::kUnavailable) {
+      spdlog::error("{} (check that the server is up and --db / --vectors / $FACEFILL_DB)", s.ToString());
+    } else {
+      spdlog::error("{}", s.ToString());
+    }
+    return service ? kExitFailure : kExitUsage;
   }
   *stores = std::move(opened).value();
-  return true;
+  return kExitOk;
 }
+
+bool OpenStores(const StoreFlags& flags, Stores* stores) { return OpenStoresOrExit(flags, stores) == kExitOk; }
 
 }  // namespace facefill::cli

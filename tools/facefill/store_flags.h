@@ -16,11 +16,17 @@ struct StoreFlags {
   bool standalone = false;  // --standalone: create the service's tables on a PostgreSQL database without them
   const CLI::Option* db_option = nullptr;
   const CLI::Option* vectors_option = nullptr;
+  // Only `scan` creates a missing SQLite catalog; other commands say "no catalog at PATH".
+  bool create_if_missing = false;
 };
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);
 
-// Opens both; prints the error and returns false on failure.
+// Opens both; on failure prints one line saying what and where (URL redacted) with a hint, and returns the exit
+// code: kExitUsage for a wrong or missing catalog, kExitFailure for a service that cannot be reached or fails.
+int OpenStoresOrExit(const StoreFlags& flags, Stores* stores);
+
+// As OpenStoresOrExit; false on failure.
 bool OpenStores(const StoreFlags& flags, Stores* stores);
 
 }  // namespace facefill::cli
