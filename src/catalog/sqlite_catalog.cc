@@ -67,6 +67,25 @@ CREATE TABLE IF NOT EXISTS facefill_library_roots (
   added_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 )sql",
+    // People: the service's persons table, indexes on the face columns clustering writes and reads, and the
+    // clustering state (src/people).
+    R"sql(
+CREATE TABLE IF NOT EXISTS persons (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'merged', 'hidden')),
+  merged_into_id TEXT REFERENCES persons(id),
+  created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  birth_date TEXT
+);
+CREATE INDEX IF NOT EXISTS face_instances_cluster_id ON face_instances(cluster_id);
+CREATE INDEX IF NOT EXISTS face_instances_person_id ON face_instances(person_id);
+CREATE TABLE IF NOT EXISTS facefill_people_state (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql",
 };
 
 std::string Placeholders(size_t n) {

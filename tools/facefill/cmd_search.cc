@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "facefill/face_index.h"
 #include "facefill/image.h"
 #include "facefill/search.h"
 #include "model_flags.h"
@@ -20,11 +21,17 @@ struct SearchFlags {
   std::string image;
   SearchOptions options;
   bool json = false;
+  bool exact = false;  // scan every vector instead of asking the HNSW index
+  FaceIndexOptions index;
 };
 
 int Run(const SearchFlags& flags) {
   Stores stores;
   if (!OpenStores(flags.stores, &stores)) return kExitUsage;
+  const bool sqlite_vectors = (flags.stores.vectors.empty() || flags.stores.vectors == "local") &&
+                              !UsesPgvector(flags.stores.vectors, flags.stores.db);
+  if (sqlite_vectors && !flags.exact)
+    stores.vectors = WithFaceIndex(std::move(stores.vectors), flags.stores.db, flags.index);
   auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) return kExitUsage;
   auto image = DecodeImageFile(flags.image);
@@ -76,6 +83,10 @@ void RegisterSearch(CLI::App* app) {
   cmd->add_option("--min-similarity", flags->options.min_similarity, "Cosine threshold")->capture_default_str();
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
+  cmd->add_flag("--exact", flags->exact,
+                "Embedded store: compare with every stored vector instead of the HNSW index beside the catalog");
+  cmd->add_option("--ef-search", flags->index.ef_search, "Embedded store: HNSW candidate list (recall vs latency)")
+      ->capture_default_str();
   cmd->add_flag("--json", flags->json, "JSON output");
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }

@@ -24,5 +24,7 @@ void RegisterCheck(CLI::App* app);
 void RegisterCorpus(CLI::App* app);
 void RegisterWorker(CLI::App* app);
 void RegisterJobs(CLI::App* app);
+void RegisterCluster(CLI::App* app);
+void RegisterPeople(CLI::App* app);
 
 }  // namespace facefill::cli

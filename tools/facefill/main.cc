@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   facefill::cli::RegisterCorpus(&app);
   facefill::cli::RegisterWorker(&app);
   facefill::cli::RegisterJobs(&app);
+  facefill::cli::RegisterCluster(&app);
+  facefill::cli::RegisterPeople(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
