@@ -343,8 +343,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-cluster-size", flags.cluster.hdbscan.min_cluster_size, "HDBSCAN* min_cluster_size")
       ->capture_default_str();
   app.add_option("--min-samples", flags.cluster.hdbscan.min_samples, "HDBSCAN* min_samples")->capture_default_str();
-  app.add_option("--ef-search", flags.cluster.index.ef_search, "HNSW ef for search and the graph")
-      ->capture_default_str();
+  app.add_option("--graph-ef", flags.cluster.graph_ef, "HNSW ef for the clustering graph")->capture_default_str();
+  app.add_option("--ef-search", flags.cluster.index.ef_search, "HNSW ef for search")->capture_default_str();
   app.add_option("--ef-construction", flags.cluster.index.ef_construction, "HNSW ef_construction")
       ->capture_default_str();
   app.add_option("--m", flags.cluster.index.max_connections, "HNSW M")->capture_default_str();

@@ -267,8 +267,8 @@ TEST_F(PeoplePhotosTest, IdentitiesFormClustersThatKeepTheirIdsAndNewPhotosJoinT
 
 TEST_F(PeoplePhotosTest, DefaultMinClusterSizeAndExactAgree) {
   AddPhotos(AllPhotos());
-  auto run = Cli(
-      {"cluster", "--min-cluster-size", "5", "--min-samples", "3", "--neighbors", "10", "--threads", "2", "--json"});
+  auto run = Cli({"cluster", "--min-cluster-size", "5", "--min-samples", "3", "--neighbors", "10", "--graph-ef", "32",
+                  "--threads", "2", "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const auto approximate = ExpectIdentitiesClustered(5, 2);
   run = Cli({"cluster", "--exact", "--json"});

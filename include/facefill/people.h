@@ -26,6 +26,7 @@ struct ClusterOptions {
   // joining clusters of different people.
   float min_similarity = 0.4f;
   int neighbors = 15;  // k of the k-NN graph taken from the index
+  int graph_ef = 48;   // HNSW candidate list for the graph's queries (at least neighbors + 1 is used)
   int threads = 2;     // graph queries and index insertion
   FaceIndexOptions index;
   // Incremental assignment (Immich's rule): a new face joins the cluster that at least min_agreeing of its

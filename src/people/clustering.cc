@@ -163,6 +163,7 @@ Status ClusterOptions::Validate() const {
     return Status(StatusCode::kInvalidArgument, "neighbors must be at least min_samples");
   }
   if (threads < 1) return Status(StatusCode::kInvalidArgument, "threads must be at least 1");
+  if (graph_ef < 1) return Status(StatusCode::kInvalidArgument, "graph_ef must be at least 1");
   if (min_similarity < -1 || min_similarity >= 1) {
     return Status(StatusCode::kInvalidArgument, "min_similarity is a cosine in [-1, 1)");
   }
@@ -196,6 +197,7 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
     const auto graph_start = std::chrono::steady_clock::now();
     FaceIndexOptions index_options = options.index;
     index_options.threads = options.threads;
+    index_options.ef_search = std::max(options.graph_ef, options.neighbors + 1);
     auto index = FaceIndex::Open(catalog_url, index_options);
     if (!index.ok()) return index.status();
     auto graph = GraphFromIndex(**index, vectors, *faces, options.neighbors, options.threads);

@@ -99,6 +99,8 @@ void RegisterCluster(CLI::App* app) {
   cmd->add_option("--min-similarity", o.min_similarity, "Faces less similar (cosine) are never linked directly")
       ->capture_default_str();
   cmd->add_option("--neighbors", o.neighbors, "k of the k-NN graph")->capture_default_str();
+  cmd->add_option("--graph-ef", o.graph_ef, "HNSW candidate list for the graph's queries (recall vs time)")
+      ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Threads for the graph and the index")->capture_default_str();
   cmd->add_option("--min-agreeing", o.min_agreeing, "Incremental: neighbours of one cluster needed to join it")
       ->capture_default_str();
