@@ -31,3 +31,6 @@ set(CMAKE_INSTALL_RPATH "${ONNXRUNTIME_ROOT}/lib")
 
 set(FACEFILL_DEFAULT_MODELS_DIR "${FACEFILL_DEPS_DIR}/models/faceplugin" CACHE PATH
     "Default model pack (fetched by scripts/setup.sh)")
+
+# hnswlib (header only, Debian's libhnswlib-dev): the face index.
+find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED)

@@ -52,10 +52,8 @@ struct StoredFace {
   float detection_confidence = 0;
   std::string asset_path;
   std::optional<std::string> person_id;   // a person's label: the face is never deleted by a re-scan
-  std::optional<std::string> cluster_id;  // a clustering result: likewise kept
+  std::optional<std::string> cluster_id;  // a clustering result (the service's is kept like a label)
   std::optional<FiveLandmarks> landmarks;
-
-  bool labelled() const { return person_id.has_value() || cluster_id.has_value(); }
 };
 
 // The result of processing one asset: its faces, or why it failed.
@@ -65,7 +63,7 @@ struct ScanOutcome {
   std::vector<FaceRecord> faces;
   Status error;  // when state == kError; its code name is the recorded reason
   // Stored faces of this asset that were not found again. Unlabelled ones are deleted with their vectors; labelled
-  // ones (a person or a cluster) are kept and counted as "kept, not re-detected".
+  // ones (a person; on the service's database also a cluster) are kept and counted as "kept, not re-detected".
   std::vector<StoredFace> removed;
   int64_t kept_not_redetected = 0;
 

@@ -338,8 +338,9 @@ class PostgresCatalog final : public Catalog {
       if (!removed.empty()) {
         // A face someone labelled since it was read is kept all the same: labels are a person's work.
         for (const auto& row : txn.exec_params(
-                 "DELETE FROM face_instances WHERE id = ANY($1::uuid[]) AND person_id IS NULL AND cluster_id IS NULL "
-                 "RETURNING COALESCE(qdrant_point_id, id)::text",
+                 std::string("DELETE FROM face_instances WHERE id = ANY($1::uuid[]) AND person_id IS NULL") +
+                     (IsServiceDatabase() ? " AND cluster_id IS NULL" : "") +
+                     " RETURNING COALESCE(qdrant_point_id, id)::text",
                  ArrayLiteral(removed))) {
           if (deleted_point_ids != nullptr) deleted_point_ids->push_back(row[0].as<std::string>());
         }

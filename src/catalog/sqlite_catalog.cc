@@ -76,6 +76,25 @@ CREATE TABLE IF NOT EXISTS facefill_vector_models (
 );
 CREATE INDEX IF NOT EXISTS face_instances_qdrant_point_id ON face_instances(qdrant_point_id);
 )sql",
+    // People: the service's persons table, indexes on the face columns clustering writes and reads, and the
+    // clustering state (src/people).
+    R"sql(
+CREATE TABLE IF NOT EXISTS persons (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'merged', 'hidden')),
+  merged_into_id TEXT REFERENCES persons(id),
+  created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  birth_date TEXT
+);
+CREATE INDEX IF NOT EXISTS face_instances_cluster_id ON face_instances(cluster_id);
+CREATE INDEX IF NOT EXISTS face_instances_person_id ON face_instances(person_id);
+CREATE TABLE IF NOT EXISTS facefill_people_state (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql",
 };
 
 // Columns of StoredFace, in this order, for ReadFaces (f = face_instances, a = image_assets).
@@ -228,7 +247,7 @@ class SqliteCatalog final : public Catalog {
       deleted.clear();
       // A face someone labelled since it was read is kept all the same: labels are a person's work.
       auto remove = db_->Prepare(
-          "DELETE FROM face_instances WHERE id = ? AND person_id IS NULL AND cluster_id IS NULL "
+          "DELETE FROM face_instances WHERE id = ? AND person_id IS NULL "
           "RETURNING COALESCE(qdrant_point_id, id)");
       // A matched face keeps its vector id, person and cluster: only what detection measures is updated.
       auto upsert = db_->Prepare(

@@ -212,7 +212,7 @@ class BatchWriter {
     std::vector<const FaceRecord*> new_points, kept_points;
     for (auto& o : *batch) {
       if (o.state == ScanState::kError) continue;
-      pipeline::MatchStoredFaces(&o, (*stored)[o.asset.id]);
+      pipeline::MatchStoredFaces(&o, (*stored)[o.asset.id], catalog_.IsServiceDatabase());
       for (const auto& f : o.faces) (f.stored ? kept_points : new_points).push_back(&f);
     }
     // Vectors first: a crash after this leaves overwritable vectors, never a face row without its vector. A kept

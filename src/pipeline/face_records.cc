@@ -70,7 +70,7 @@ std::vector<FaceRecord> ToFaceRecords(const AssetRecord& asset, const std::vecto
   return faces;
 }
 
-void MatchStoredFaces(ScanOutcome* outcome, const std::vector<StoredFace>& stored) {
+void MatchStoredFaces(ScanOutcome* outcome, const std::vector<StoredFace>& stored, bool clusters_are_labels) {
   std::vector<FaceRecord>& faces = outcome->faces;
   auto box = [](int x, int y, int w, int h) {
     return BoxF{static_cast<float>(x), static_cast<float>(y), static_cast<float>(x + w), static_cast<float>(y + h)};
@@ -106,7 +106,7 @@ void MatchStoredFaces(ScanOutcome* outcome, const std::vector<StoredFace>& store
   outcome->kept_not_redetected = 0;
   for (size_t j = 0; j < stored.size(); ++j) {
     if (old_taken[j]) continue;
-    if (stored[j].labelled()) {
+    if (stored[j].person_id.has_value() || (clusters_are_labels && stored[j].cluster_id.has_value())) {
       ++outcome->kept_not_redetected;  // a person's work: never deleted by a re-scan
     } else {
       outcome->removed.push_back(stored[j]);

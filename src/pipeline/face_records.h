@@ -25,7 +25,9 @@ std::vector<FaceRecord> ToFaceRecords(const AssetRecord& asset, const std::vecto
 // person and cluster links survive a re-scan), and records which stored faces no new face took: unlabelled ones in
 // outcome->removed (to delete), labelled ones only counted (kept, not re-detected). The one place that decides what
 // a re-scan keeps.
-void MatchStoredFaces(ScanOutcome* outcome, const std::vector<StoredFace>& stored);
+// A face with a person is labelled; with `clusters_are_labels` (the service's database, whose clusters the service
+// made) so is a face with a cluster.
+void MatchStoredFaces(ScanOutcome* outcome, const std::vector<StoredFace>& stored, bool clusters_are_labels);
 
 }  // namespace pipeline
 }  // namespace facefill

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "facefill/calibration.h"
+#include "facefill/face_index.h"
 #include "facefill/image.h"
 #include "facefill/search.h"
 #include "model_flags.h"
@@ -22,11 +23,19 @@ struct SearchFlags {
   std::string image;
   SearchOptions options;
   bool json = false;
+  bool exact = false;  // scan every vector instead of asking the HNSW index
+  FaceIndexOptions index;
 };
 
 int Run(SearchFlags flags) {
   Stores stores;
   if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
+  // The index sits beside an embedded catalog's own vectors (not the service's collection, not pgvector).
+  const bool sqlite_vectors = flags.stores.service_env.empty() &&
+                              (flags.stores.vectors.empty() || flags.stores.vectors == "local") &&
+                              !UsesPgvector(flags.stores.vectors, flags.stores.db);
+  if (sqlite_vectors && !flags.exact)
+    stores.vectors = WithFaceIndex(std::move(stores.vectors), flags.stores.db, flags.index);
   auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) return kExitUsage;
   flags.options.min_confidence = DefaultMinConfidence(analyzer->pack());  // as the backfill stored them
@@ -94,6 +103,10 @@ void RegisterSearch(CLI::App* app) {
   cmd->add_option("--min-similarity", flags->options.min_similarity, "Cosine threshold")->capture_default_str();
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
+  cmd->add_flag("--exact", flags->exact,
+                "Embedded store: compare with every stored vector instead of the HNSW index beside the catalog");
+  cmd->add_option("--ef-search", flags->index.ef_search, "Embedded store: HNSW candidate list (recall vs latency)")
+      ->capture_default_str();
   cmd->add_flag("--json", flags->json, "JSON output");
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }

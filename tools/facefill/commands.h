@@ -25,5 +25,7 @@ void RegisterCorpus(CLI::App* app);
 void RegisterWorker(CLI::App* app);
 void RegisterJobs(CLI::App* app);
 void RegisterErrors(CLI::App* app);
+void RegisterCluster(CLI::App* app);
+void RegisterPeople(CLI::App* app);
 
 }  // namespace facefill::cli

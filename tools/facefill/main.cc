@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   facefill::cli::RegisterCorpus(&app);
   facefill::cli::RegisterWorker(&app);
   facefill::cli::RegisterJobs(&app);
+  facefill::cli::RegisterCluster(&app);
+  facefill::cli::RegisterPeople(&app);
   if (RejectUnknownSubcommand(app, argc, argv)) return facefill::cli::kExitUsage;
   try {
     app.parse(argc, argv);

@@ -1,0 +1,72 @@
+// The approximate-nearest-neighbour index (HNSW, cosine) over the embedded catalog's face vectors, kept beside the
+// SQLite file; exact search stays the fallback and the recall oracle.
+//
+//   auto index = FaceIndex::Open("sqlite:facefill.db");   // builds, or adds what the catalog gained since
+//   auto hits = (*index)->Search(query_embedding, 10, 0.0f);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "facefill/status.h"
+#include "facefill/vector_store.h"
+
+namespace facefill {
+
+struct FaceIndexOptions {
+  int max_connections = 16;   // HNSW M: links per node (memory and recall grow with it)
+  int ef_construction = 200;  // candidate list while inserting (build time and graph quality grow with it)
+  int ef_search = 128;        // candidate list while searching, at least top_k (latency and recall grow with it)
+  int threads = 2;            // insertion threads when building or catching up
+  bool save = true;           // write the index back beside the catalog after it changed
+  Status Validate() const;
+};
+
+// What opening did to bring the index up to date with the catalog.
+struct FaceIndexUpdate {
+  bool rebuilt = false;  // the file was missing, unreadable or built for other vectors
+  int64_t added = 0;     // vectors inserted
+  int64_t deleted = 0;   // vectors gone from the catalog, marked deleted in the index
+  double seconds = 0;
+};
+
+// One neighbour in the index: the vector's row in the catalog's vector table and its cosine similarity.
+struct IndexNeighbor {
+  int64_t vector_row = 0;
+  float similarity = 0;
+};
+
+// Thread-safe for concurrent searches once opened.
+class FaceIndex {
+ public:
+  virtual ~FaceIndex() = default;
+
+  // Opens the index of the SQLite catalog at `catalog_url` (files PATH.hnsw and PATH.hnsw.json): loads it, rebuilds
+  // it when missing or stale (other dimension or model, unreadable), marks vectors deleted since as deleted, adds
+  // vectors stored since, and saves it when it changed.
+  static Result<std::unique_ptr<FaceIndex>> Open(const std::string& catalog_url, const FaceIndexOptions& options = {});
+
+  // The index file for a catalog URL ("sqlite:/x/facefill.db" -> "/x/facefill.db.hnsw").
+  static std::string IndexPath(const std::string& catalog_url);
+
+  virtual const FaceIndexUpdate& last_update() const = 0;
+  virtual int64_t size() const = 0;  // live vectors
+  virtual int dimension() const = 0;
+
+  // The k nearest live vectors to `query` (L2-normalised), most similar first.
+  virtual Result<std::vector<IndexNeighbor>> Nearest(std::span<const float> query, int k) const = 0;
+
+  // Nearest() mapped to face ids through the catalog, filtered by min_similarity: VectorStore::Search's contract.
+  virtual Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) = 0;
+};
+
+// A vector store whose Search goes through the HNSW index (opened on first use, brought up to date then) and whose
+// other calls go to `exact`, the SQLite store the index mirrors. When the index cannot be opened, Search falls back
+// to `exact` with a warning.
+std::unique_ptr<VectorStore> WithFaceIndex(std::unique_ptr<VectorStore> exact, const std::string& catalog_url,
+                                           const FaceIndexOptions& options = {});
+
+}  // namespace facefill

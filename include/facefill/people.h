@@ -1,0 +1,98 @@
+// People: faces grouped into clusters (HDBSCAN* over the face index's k-NN graph), kept stable across runs, new
+// faces assigned incrementally, and clusters named as persons. Embedded (SQLite) catalog with local vectors.
+//
+//   ClusterFaces("sqlite:facefill.db", {});              // full run: writes face_instances.cluster_id
+//   AssignNewFaces("sqlite:facefill.db", {});            // after a backfill: new faces join existing clusters
+//   auto people = ListPeople("sqlite:facefill.db");      // largest first
+//   NameCluster("sqlite:facefill.db", people->front().cluster_id, "Ada");
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "facefill/face_index.h"
+#include "facefill/hdbscan.h"
+#include "facefill/status.h"
+
+namespace facefill {
+
+struct ClusterOptions {
+  HdbscanOptions hdbscan;  // min_cluster_size 5, min_samples 3: the service's defaults
+  bool exact = false;      // mutual reachability over all pairs instead of the k-NN graph (small libraries)
+  // Faces less similar than this (cosine) are never linked directly; sets hdbscan.max_edge_distance. Same-person
+  // pairs of the usual face models lie above it, and it keeps chains of weak links (blurred faces, strangers) from
+  // joining clusters of different people.
+  float min_similarity = 0.4f;
+  int neighbors = 15;  // k of the k-NN graph taken from the index
+  int graph_ef = 48;   // HNSW candidate list for the graph's queries (at least neighbors + 1 is used)
+  int threads = 2;     // graph queries and index insertion
+  FaceIndexOptions index;
+  // Incremental assignment (Immich's rule): a new face joins the cluster that at least min_agreeing of its
+  // neighbours within max_distance (cosine distance, 1 - cosine) belong to.
+  int min_agreeing = 3;
+  float max_distance = 0.5f;
+  // After incremental assignment, a full run starts when the faces still waiting exceed this share of all faces.
+  double full_run_share = 0.2;
+  Status Validate() const;
+};
+
+struct ClusterReport {
+  int64_t faces = 0;
+  int64_t clusters = 0;
+  int64_t noise = 0;
+  int64_t kept_ids = 0;  // clusters that kept the id of the old cluster they overlap most
+  int64_t new_ids = 0;
+  int64_t retired_ids = 0;     // old ids no cluster took over
+  int64_t split_by_label = 0;  // clusters that held faces of two or more named persons and were split by them
+  int64_t changed_faces = 0;   // faces whose cluster_id was rewritten
+  int64_t graph_components = 0;
+  double graph_seconds = 0;    // k-NN graph (including bringing the index up to date)
+  double cluster_seconds = 0;  // HDBSCAN* proper
+  double total_seconds = 0;
+};
+
+// A full clustering run over every face with a vector.
+Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const ClusterOptions& options = {});
+
+struct AssignReport {
+  int64_t pending = 0;  // new faces without a cluster or person since the last full run
+  int64_t assigned = 0;
+  int64_t waiting = 0;    // left for the next full run
+  bool ran_full = false;  // the waiting faces passed full_run_share (or there was no full run yet)
+  ClusterReport full;     // when ran_full
+  double seconds = 0;
+};
+
+// Assigns faces added since the last full run; runs a full one when too many are left waiting.
+Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options = {});
+
+struct PeopleCluster {
+  std::string cluster_id;
+  int64_t faces = 0;
+  int64_t photos = 0;
+  // The representative face: best quality score, then detection confidence, then size.
+  std::string face_id;
+  std::string path;
+  int bbox_x = 0, bbox_y = 0, bbox_w = 0, bbox_h = 0;
+  // The one named person whose labelled faces are in this cluster, if exactly one is.
+  std::string person_id;
+  std::string person_name;
+  int64_t labelled_faces = 0;  // faces of that person in the cluster
+};
+
+// Clusters, largest first (at most `limit`; 0: all).
+Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, int64_t limit = 0);
+
+// Names a cluster: finds or creates the active person called `name` (a `persons` row) and sets it on the cluster's
+// faces that have no person yet. Returns the person id.
+Result<std::string> NameCluster(const std::string& catalog_url, const std::string& cluster_id, const std::string& name);
+
+// Moves every face of cluster `from` into cluster `into`. Refused when they hold faces of two different persons.
+Status MergeClusters(const std::string& catalog_url, const std::string& into, const std::string& from);
+
+// Moves these faces into a new cluster; returns its id.
+Result<std::string> SplitFaces(const std::string& catalog_url, const std::vector<std::string>& face_ids);
+
+}  // namespace facefill

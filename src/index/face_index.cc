@@ -1,0 +1,360 @@
+// The HNSW index beside the SQLite catalog: build, catch up with the catalog, save, search. The only file that
+// includes hnswlib (its header defines non-inline functions).
+#include "facefill/face_index.h"
+
+#include <hnswlib/hnswlib.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_set>
+
+#include "../catalog/sqlite_db.h"
+#include "../catalog/sqlite_url.h"
+
+namespace facefill {
+namespace {
+
+namespace fs = std::filesystem;
+using sqlite::Database;
+
+constexpr int kMetaVersion = 1;
+constexpr int64_t kChunkRows = 20000;  // vectors read from the catalog per parallel insertion round
+
+// What the saved index was built from; compared with the catalog on open.
+struct IndexMeta {
+  int version = kMetaVersion;
+  int dimension = 0;
+  std::string model;        // the catalog's scan model ids when it was saved
+  int64_t count = 0;        // live vectors
+  int64_t max_row = 0;      // the largest vector row it holds
+  std::string max_face_id;  // the face id of that row: if it changed, SQLite reused the row id
+  int max_connections = 0;
+  int ef_construction = 0;
+};
+
+nlohmann::json ToJson(const IndexMeta& m) {
+  return {{"version", m.version},   {"dimension", m.dimension},
+          {"model", m.model},       {"count", m.count},
+          {"max_row", m.max_row},   {"max_face_id", m.max_face_id},
+          {"m", m.max_connections}, {"ef_construction", m.ef_construction}};
+}
+
+std::optional<IndexMeta> ReadMeta(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  IndexMeta m;
+  try {
+    m.version = j.at("version");
+    m.dimension = j.at("dimension");
+    m.model = j.at("model");
+    m.count = j.at("count");
+    m.max_row = j.at("max_row");
+    m.max_face_id = j.at("max_face_id");
+    m.max_connections = j.at("m");
+    m.ef_construction = j.at("ef_construction");
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+  return m;
+}
+
+// Writes to a temporary file and renames it over `path`, so a reader never sees half a file.
+template <typename Write>
+Status WriteAtomically(const std::string& path, Write&& write) {
+  const std::string tmp = path + ".tmp";
+  try {
+    write(tmp);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kIoError, "write " + tmp + ": " + e.what());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status(StatusCode::kIoError, "rename " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+// The catalog's state as far as the index cares.
+struct CatalogView {
+  std::string model;
+  int dimension = 0;
+  int64_t count = 0;
+  int64_t max_row = 0;
+};
+
+Result<CatalogView> ReadCatalogView(Database& db) {
+  CatalogView view;
+  auto models = db.Prepare(
+      "SELECT COALESCE(group_concat(model_id, ','), '') FROM (SELECT DISTINCT model_id FROM facefill_scan_status "
+      "WHERE model_id IS NOT NULL ORDER BY model_id)");
+  if (!models.ok()) return models.status();
+  auto row = models->Step();
+  if (!row.ok()) return row.status();
+  view.model = models->Text(0);
+  auto stats = db.Prepare(
+      "SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT length(embedding) FROM facefill_face_vectors LIMIT 1) "
+      "FROM facefill_face_vectors");
+  if (!stats.ok()) return stats.status();
+  row = stats->Step();
+  if (!row.ok()) return row.status();
+  view.count = stats->Int(0);
+  view.max_row = stats->Int(1);
+  view.dimension = static_cast<int>(stats->Int(2) / static_cast<int64_t>(sizeof(float)));
+  return view;
+}
+
+Result<std::string> FaceIdOfRow(Database& db, int64_t row) {
+  auto stmt = db.Prepare("SELECT face_id FROM facefill_face_vectors WHERE rowid = ?");
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, row);
+  auto found = stmt->Step();
+  if (!found.ok()) return found.status();
+  return *found ? stmt->Text(0) : std::string();
+}
+
+class HnswFaceIndex final : public FaceIndex {
+ public:
+  HnswFaceIndex(std::unique_ptr<Database> db, std::string path, FaceIndexOptions options)
+      : db_(std::move(db)), path_(std::move(path)), options_(options) {}
+
+  Status Open() {
+    const auto start = std::chrono::steady_clock::now();
+    std::lock_guard lock(db_->mutex());
+    auto view = ReadCatalogView(*db_);
+    if (!view.ok()) return view.status();
+    dimension_ = view->dimension > 0 ? view->dimension : 512;
+    space_ = std::make_unique<hnswlib::InnerProductSpace>(dimension_);
+    auto meta = ReadMeta(path_ + ".json");
+    bool usable = meta && meta->version == kMetaVersion && meta->dimension == dimension_ &&
+                  meta->model == view->model && fs::exists(path_);
+    if (usable) {
+      // A changed face id at the largest indexed row means SQLite reused row ids after deleting the top rows.
+      auto face_id = FaceIdOfRow(*db_, meta->max_row);
+      if (!face_id.ok()) return face_id.status();
+      usable = meta->max_row == 0 || *face_id == meta->max_face_id;
+    }
+    if (usable) {
+      try {
+        index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), path_, false,
+                                                                   static_cast<size_t>(view->count + 1024));
+        meta_ = *meta;
+        // hnswlib 0.6.2's loading constructor leaves the deleted count uninitialised; searches rely on it.
+        index_->num_deleted_ = 0;
+        for (size_t i = 0; i < index_->cur_element_count; ++i) {
+          index_->num_deleted_ += index_->isMarkedDeleted(static_cast<hnswlib::tableint>(i)) ? 1 : 0;
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("face index {} unreadable ({}): rebuilding", path_, e.what());
+        usable = false;
+      }
+    }
+    if (!usable) {
+      update_.rebuilt = true;
+      meta_ = IndexMeta{};
+      meta_.dimension = dimension_;
+      meta_.max_connections = options_.max_connections;
+      meta_.ef_construction = options_.ef_construction;
+      index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+          space_.get(), static_cast<size_t>(std::max<int64_t>(view->count, 1024)), options_.max_connections,
+          options_.ef_construction);
+    }
+    meta_.model = view->model;
+    bool changed = update_.rebuilt;
+    if (usable) {
+      auto deleted = MarkDeleted();
+      if (!deleted.ok()) return deleted.status();
+      changed |= *deleted > 0;
+    }
+    auto added = AddSince(meta_.max_row, view->max_row);
+    if (!added.ok()) return added.status();
+    changed |= *added > 0;
+    meta_.count = static_cast<int64_t>(index_->cur_element_count - index_->num_deleted_);
+    if (meta_.max_row > 0) {
+      auto face_id = FaceIdOfRow(*db_, meta_.max_row);
+      if (!face_id.ok()) return face_id.status();
+      meta_.max_face_id = *face_id;
+    }
+    index_->setEf(static_cast<size_t>(options_.ef_search));
+    if (changed && options_.save) FACEFILL_RETURN_IF_ERROR(Save());
+    update_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (changed) {
+      spdlog::info("face index {}: {} vectors ({}{} added, {} deleted) in {:.1f} s", path_, meta_.count,
+                   update_.rebuilt ? "rebuilt, " : "", update_.added, update_.deleted, update_.seconds);
+    }
+    return Status::Ok();
+  }
+
+  const FaceIndexUpdate& last_update() const override { return update_; }
+  int64_t size() const override { return meta_.count; }
+  int dimension() const override { return dimension_; }
+
+  Result<std::vector<IndexNeighbor>> Nearest(std::span<const float> query, int k) const override {
+    if (static_cast<int>(query.size()) != dimension_) {
+      return Status(StatusCode::kInvalidArgument, "query has " + std::to_string(query.size()) +
+                                                      " dimensions, the index " + std::to_string(dimension_));
+    }
+    std::vector<IndexNeighbor> out;
+    if (k <= 0 || meta_.count == 0) return out;
+    try {
+      auto found = index_->searchKnn(query.data(), static_cast<size_t>(k));
+      out.resize(found.size());
+      for (size_t i = found.size(); i-- > 0; found.pop()) {
+        out[i] = {static_cast<int64_t>(found.top().second), 1.0f - found.top().first};
+      }
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kInternal, std::string("face index search: ") + e.what());
+    }
+    return out;
+  }
+
+  Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) override {
+    // hnswlib searches with max(ef, top_k) candidates, so a large top_k still gets top_k results.
+    auto nearest = Nearest(query, top_k);
+    if (!nearest.ok()) return nearest.status();
+    std::vector<VectorMatch> matches;
+    std::lock_guard lock(db_->mutex());
+    auto stmt = db_->Prepare("SELECT face_id, asset_id FROM facefill_face_vectors WHERE rowid = ?");
+    if (!stmt.ok()) return stmt.status();
+    for (const auto& n : *nearest) {
+      if (n.similarity < min_similarity) break;
+      stmt->Bind(1, n.vector_row);
+      auto row = stmt->Step();
+      if (!row.ok()) return row.status();
+      if (*row) matches.push_back({stmt->Text(0), stmt->Int(1), n.similarity});
+      stmt->Reset();
+    }
+    return matches;
+  }
+
+ private:
+  // Marks indexed rows that left the catalog as deleted; returns how many.
+  Result<int64_t> MarkDeleted() {
+    auto stmt = db_->Prepare("SELECT COUNT(*) FROM facefill_face_vectors WHERE rowid <= ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, meta_.max_row);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.status();
+    const int64_t live = static_cast<int64_t>(index_->cur_element_count - index_->num_deleted_);
+    if (stmt->Int(0) == live) return int64_t{0};
+    stmt->Reset();
+    auto rows = db_->Prepare("SELECT rowid FROM facefill_face_vectors WHERE rowid <= ?");
+    if (!rows.ok()) return rows.status();
+    rows->Bind(1, meta_.max_row);
+    std::unordered_set<int64_t> present;
+    FACEFILL_RETURN_IF_ERROR(rows->ForEachRow([&] { present.insert(rows->Int(0)); }));
+    std::vector<hnswlib::labeltype> gone;
+    for (const auto& [label, internal] : index_->label_lookup_) {
+      if (!present.count(static_cast<int64_t>(label)) && !index_->isMarkedDeleted(internal)) gone.push_back(label);
+    }
+    for (auto label : gone) index_->markDelete(label);
+    update_.deleted = static_cast<int64_t>(gone.size());
+    return update_.deleted;
+  }
+
+  // Inserts the catalog's vectors with from_row < row <= to_row, kChunkRows at a time on options_.threads threads.
+  Result<int64_t> AddSince(int64_t from_row, int64_t to_row) {
+    auto stmt = db_->Prepare(
+        "SELECT rowid, embedding FROM facefill_face_vectors WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?");
+    if (!stmt.ok()) return stmt.status();
+    int64_t after = from_row;
+    std::vector<int64_t> rows;
+    std::vector<float> data;
+    while (after < to_row) {
+      rows.clear();
+      data.clear();
+      stmt->Bind(1, after).Bind(2, to_row).Bind(3, kChunkRows);
+      bool bad_dimension = false;
+      FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
+        auto v = stmt->Floats(1);
+        if (static_cast<int>(v.size()) != dimension_) {
+          bad_dimension = true;
+          return;
+        }
+        rows.push_back(stmt->Int(0));
+        data.insert(data.end(), v.begin(), v.end());
+      }));
+      stmt->Reset();
+      if (bad_dimension) {
+        return Status(StatusCode::kInvalidArgument, "face vectors of more than one dimension in " + db_->path());
+      }
+      if (rows.empty()) break;
+      const size_t needed = index_->cur_element_count + rows.size();
+      if (needed > index_->max_elements_) index_->resizeIndex(std::max(needed, index_->max_elements_ * 3 / 2));
+      std::atomic<size_t> next{0};
+      std::mutex error_mutex;
+      std::string error;
+      auto work = [&] {
+        for (size_t i = next++; i < rows.size(); i = next++) {
+          try {
+            index_->addPoint(data.data() + i * dimension_, static_cast<hnswlib::labeltype>(rows[i]));
+          } catch (const std::exception& e) {
+            std::lock_guard error_lock(error_mutex);
+            error = e.what();
+          }
+        }
+      };
+      std::vector<std::jthread> pool;
+      for (int t = 1; t < std::max(1, options_.threads); ++t) pool.emplace_back(work);
+      work();
+      pool.clear();
+      if (!error.empty()) return Status(StatusCode::kInternal, "face index insert: " + error);
+      update_.added += static_cast<int64_t>(rows.size());
+      after = rows.back();
+      meta_.max_row = after;
+    }
+    return update_.added;
+  }
+
+  Status Save() {
+    FACEFILL_RETURN_IF_ERROR(WriteAtomically(path_, [&](const std::string& tmp) { index_->saveIndex(tmp); }));
+    return WriteAtomically(path_ + ".json", [&](const std::string& tmp) {
+      std::ofstream out(tmp);
+      out << ToJson(meta_).dump(2) << "\n";
+      out.close();
+      if (!out) throw std::runtime_error("write failed");
+    });
+  }
+
+  std::unique_ptr<Database> db_;
+  std::string path_;
+  FaceIndexOptions options_;
+  int dimension_ = 0;
+  IndexMeta meta_;
+  FaceIndexUpdate update_;
+  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
+};
+
+}  // namespace
+
+Status FaceIndexOptions::Validate() const {
+  if (max_connections < 2 || max_connections > 128) {
+    return Status(StatusCode::kInvalidArgument, "index max connections (M) must be in [2, 128]");
+  }
+  if (ef_construction < max_connections) {
+    return Status(StatusCode::kInvalidArgument, "index ef_construction must be at least M");
+  }
+  if (ef_search < 1) return Status(StatusCode::kInvalidArgument, "index ef_search must be at least 1");
+  if (threads < 1) return Status(StatusCode::kInvalidArgument, "index threads must be at least 1");
+  return Status::Ok();
+}
+
+std::string FaceIndex::IndexPath(const std::string& catalog_url) { return SqlitePathFromUrl(catalog_url) + ".hnsw"; }
+
+Result<std::unique_ptr<FaceIndex>> FaceIndex::Open(const std::string& catalog_url, const FaceIndexOptions& options) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  auto db = Database::Open(SqlitePathFromUrl(catalog_url));
+  if (!db.ok()) return db.status();
+  auto index = std::make_unique<HnswFaceIndex>(std::move(db).value(), IndexPath(catalog_url), options);
+  FACEFILL_RETURN_IF_ERROR(index->Open());
+  return std::unique_ptr<FaceIndex>(std::move(index));
+}
+
+}  // namespace facefill

@@ -1,0 +1,300 @@
+// Full clustering runs (k-NN graph from the index or all pairs, HDBSCAN*, labels win, stable ids) and incremental
+// assignment of new faces.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "facefill/people.h"
+#include "people_catalog.h"
+
+namespace facefill {
+namespace {
+
+using people::ClusterChange;
+using people::ClusterFace;
+using people::PeopleCatalog;
+
+constexpr char kClusteredThrough[] = "clustered_through_face_row";  // the largest face row of the last full run
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Each face's k nearest other faces, from the index (distances euclidean between unit vectors).
+Result<KnnGraph> GraphFromIndex(const FaceIndex& index, const VectorMatrix& vectors,
+                                const std::vector<ClusterFace>& faces, int k, int threads) {
+  std::unordered_map<int64_t, int32_t> point_of_row;
+  point_of_row.reserve(faces.size());
+  for (size_t i = 0; i < faces.size(); ++i) point_of_row[faces[i].vector_row] = static_cast<int32_t>(i);
+  const int64_t n = static_cast<int64_t>(faces.size());
+  KnnGraph graph;
+  graph.k = k;
+  graph.neighbors.assign(n * k, -1);
+  graph.distances.assign(n * k, std::numeric_limits<float>::infinity());
+  std::atomic<int64_t> next{0};
+  std::mutex error_mutex;
+  Status error;
+  auto work = [&] {
+    for (int64_t i = next++; i < n; i = next++) {
+      auto found = index.Nearest(vectors.row(i), k + 1);
+      if (!found.ok()) {
+        std::lock_guard lock(error_mutex);
+        error = found.status();
+        return;
+      }
+      int j = 0;
+      for (const auto& neighbor : *found) {
+        auto it = point_of_row.find(neighbor.vector_row);
+        if (it == point_of_row.end() || it->second == i || j == k) continue;
+        graph.neighbors[i * k + j] = it->second;
+        graph.distances[i * k + j] = std::sqrt(std::max(0.0f, 2.0f - 2.0f * neighbor.similarity));
+        ++j;
+      }
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  pool.clear();
+  if (!error.ok()) return error;
+  return graph;
+}
+
+// Labels are a person's work: a cluster holding labelled faces of two or more persons is split by person, each
+// unlabelled face going with its most similar labelled one. Returns how many clusters were split.
+int64_t SplitByPersons(const std::vector<ClusterFace>& faces, const VectorMatrix& vectors, std::vector<int32_t>* labels,
+                       int32_t* clusters) {
+  std::map<int32_t, std::vector<int64_t>> members;
+  for (size_t i = 0; i < faces.size(); ++i) {
+    if ((*labels)[i] >= 0) members[(*labels)[i]].push_back(static_cast<int64_t>(i));
+  }
+  int64_t split = 0;
+  for (const auto& [cluster, points] : members) {
+    std::map<std::string, int32_t> label_of_person;
+    std::vector<int64_t> labelled;
+    for (int64_t p : points) {
+      if (faces[p].person_id.empty()) continue;
+      labelled.push_back(p);
+      if (!label_of_person.count(faces[p].person_id)) {
+        label_of_person[faces[p].person_id] = label_of_person.empty() ? cluster : (*clusters)++;
+      }
+    }
+    if (label_of_person.size() < 2) continue;
+    ++split;
+    for (int64_t p : points) {
+      if (!faces[p].person_id.empty()) {
+        (*labels)[p] = label_of_person[faces[p].person_id];
+        continue;
+      }
+      int64_t nearest = labelled.front();
+      float best = -2;
+      for (int64_t q : labelled) {
+        const float similarity = Dot(vectors.row(p).data(), vectors.row(q).data(), vectors.dimension);
+        if (similarity > best) {
+          best = similarity;
+          nearest = q;
+        }
+      }
+      (*labels)[p] = label_of_person[faces[nearest].person_id];
+    }
+  }
+  return split;
+}
+
+// Stable ids: each new cluster takes the id of the old cluster it shares most faces with (largest overlaps first,
+// one to one), unless the two hold labelled faces of different persons; the others get new ids.
+std::vector<std::string> StableIds(const std::vector<ClusterFace>& faces, const std::vector<int32_t>& labels,
+                                   int32_t clusters, ClusterReport* report) {
+  std::map<std::pair<int32_t, std::string>, int64_t> overlap;
+  std::map<int32_t, std::set<std::string>> new_persons;
+  std::map<std::string, std::set<std::string>> old_persons;
+  std::set<std::string> old_ids;
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& f = faces[i];
+    if (!f.cluster_id.empty()) {
+      old_ids.insert(f.cluster_id);
+      if (!f.person_id.empty()) old_persons[f.cluster_id].insert(f.person_id);
+    }
+    if (labels[i] < 0) continue;
+    if (!f.person_id.empty()) new_persons[labels[i]].insert(f.person_id);
+    if (!f.cluster_id.empty()) ++overlap[{labels[i], f.cluster_id}];
+  }
+  std::vector<std::pair<int64_t, std::pair<int32_t, std::string>>> candidates;
+  for (const auto& [key, count] : overlap) candidates.push_back({count, key});
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> ids(clusters);
+  std::set<std::string> taken;
+  for (const auto& [count, key] : candidates) {
+    const auto& [cluster, old_id] = key;
+    if (!ids[cluster].empty() || taken.count(old_id)) continue;
+    const auto& a = new_persons[cluster];
+    const auto& b = old_persons[old_id];
+    const bool other_person =
+        !a.empty() && !b.empty() && std::none_of(a.begin(), a.end(), [&](const auto& p) { return b.count(p) > 0; });
+    if (other_person) continue;  // an id never moves to another person
+    ids[cluster] = old_id;
+    taken.insert(old_id);
+    ++report->kept_ids;
+  }
+  for (auto& id : ids) {
+    if (id.empty()) {
+      id = people::NewId();
+      ++report->new_ids;
+    }
+  }
+  report->retired_ids = static_cast<int64_t>(old_ids.size() - taken.size());
+  return ids;
+}
+
+}  // namespace
+
+Status ClusterOptions::Validate() const {
+  FACEFILL_RETURN_IF_ERROR(hdbscan.Validate());
+  FACEFILL_RETURN_IF_ERROR(index.Validate());
+  if (neighbors < hdbscan.min_samples) {
+    return Status(StatusCode::kInvalidArgument, "neighbors must be at least min_samples");
+  }
+  if (threads < 1) return Status(StatusCode::kInvalidArgument, "threads must be at least 1");
+  if (graph_ef < 1) return Status(StatusCode::kInvalidArgument, "graph_ef must be at least 1");
+  if (min_similarity < -1 || min_similarity >= 1) {
+    return Status(StatusCode::kInvalidArgument, "min_similarity is a cosine in [-1, 1)");
+  }
+  if (min_agreeing < 1) return Status(StatusCode::kInvalidArgument, "min_agreeing must be at least 1");
+  if (max_distance <= 0 || max_distance > 2) {
+    return Status(StatusCode::kInvalidArgument, "max_distance is a cosine distance in (0, 2]");
+  }
+  if (full_run_share < 0) return Status(StatusCode::kInvalidArgument, "full_run_share must not be negative");
+  return Status::Ok();
+}
+
+Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const ClusterOptions& options) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  const auto start = std::chrono::steady_clock::now();
+  auto catalog = PeopleCatalog::Open(catalog_url);
+  if (!catalog.ok()) return catalog.status();
+  VectorMatrix vectors;
+  auto faces = (*catalog)->LoadFaces(&vectors);
+  if (!faces.ok()) return faces.status();
+  ClusterReport report;
+  report.faces = static_cast<int64_t>(faces->size());
+
+  HdbscanOptions hdbscan = options.hdbscan;
+  hdbscan.max_edge_distance = std::sqrt(std::max(0.0f, 2.0f - 2.0f * options.min_similarity));
+  Result<HdbscanResult> clustered = HdbscanResult{};
+  if (options.exact) {
+    const auto cluster_start = std::chrono::steady_clock::now();
+    clustered = HdbscanExact(vectors, hdbscan, options.threads);
+    report.cluster_seconds = SecondsSince(cluster_start);
+  } else {
+    const auto graph_start = std::chrono::steady_clock::now();
+    FaceIndexOptions index_options = options.index;
+    index_options.threads = options.threads;
+    index_options.ef_search = std::max(options.graph_ef, options.neighbors + 1);
+    auto index = FaceIndex::Open(catalog_url, index_options);
+    if (!index.ok()) return index.status();
+    auto graph = GraphFromIndex(**index, vectors, *faces, options.neighbors, options.threads);
+    if (!graph.ok()) return graph.status();
+    report.graph_seconds = SecondsSince(graph_start);
+    const auto cluster_start = std::chrono::steady_clock::now();
+    clustered = HdbscanFromGraph(*graph, hdbscan);
+    report.cluster_seconds = SecondsSince(cluster_start);
+  }
+  if (!clustered.ok()) return clustered.status();
+  report.graph_components = clustered->forest_components;
+  std::vector<int32_t> labels = std::move(clustered->labels);
+  int32_t clusters = clustered->clusters;
+  report.split_by_label = SplitByPersons(*faces, vectors, &labels, &clusters);
+  const auto ids = StableIds(*faces, labels, clusters, &report);
+
+  std::vector<ClusterChange> changes;
+  int64_t through = 0;
+  for (size_t i = 0; i < faces->size(); ++i) {
+    const auto& f = (*faces)[i];
+    through = std::max(through, f.face_row);
+    const std::string id = labels[i] >= 0 ? ids[labels[i]] : std::string();
+    if (labels[i] < 0) ++report.noise;
+    if (id != f.cluster_id) changes.push_back({f.id, id});
+  }
+  report.clusters = clusters;
+  report.changed_faces = static_cast<int64_t>(changes.size());
+  FACEFILL_RETURN_IF_ERROR((*catalog)->WriteClusterIds(changes));
+  FACEFILL_RETURN_IF_ERROR((*catalog)->SetState(kClusteredThrough, through));
+  report.total_seconds = SecondsSince(start);
+  return report;
+}
+
+Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  const auto start = std::chrono::steady_clock::now();
+  AssignReport report;
+  auto catalog = PeopleCatalog::Open(catalog_url);
+  if (!catalog.ok()) return catalog.status();
+  auto through = (*catalog)->State(kClusteredThrough);
+  if (!through.ok()) return through.status();
+  auto run_full = [&]() -> Result<AssignReport> {
+    auto full = ClusterFaces(catalog_url, options);
+    if (!full.ok()) return full.status();
+    report.ran_full = true;
+    report.full = *full;
+    report.seconds = SecondsSince(start);
+    return report;
+  };
+  if (*through == 0) return run_full();  // never clustered: everything is new
+
+  VectorMatrix vectors;
+  auto pending = (*catalog)->LoadFaces(&vectors, *through, true);
+  if (!pending.ok()) return pending.status();
+  report.pending = static_cast<int64_t>(pending->size());
+  if (pending->empty()) return report;
+  FaceIndexOptions index_options = options.index;
+  index_options.threads = options.threads;
+  auto index = FaceIndex::Open(catalog_url, index_options);
+  if (!index.ok()) return index.status();
+
+  std::vector<ClusterChange> changes;
+  for (size_t i = 0; i < pending->size(); ++i) {
+    auto found = (*index)->Nearest(vectors.row(static_cast<int64_t>(i)), options.neighbors + 1);
+    if (!found.ok()) return found.status();
+    std::vector<int64_t> close;
+    for (const auto& n : *found) {
+      if (n.vector_row != (*pending)[i].vector_row && 1.0f - n.similarity <= options.max_distance) {
+        close.push_back(n.vector_row);
+      }
+    }
+    if (static_cast<int>(close.size()) < options.min_agreeing) continue;
+    auto neighbors = (*catalog)->FacesAtVectorRows(close);
+    if (!neighbors.ok()) return neighbors.status();
+    std::map<std::string, int> votes;
+    for (const auto& n : *neighbors) {
+      if (!n.cluster_id.empty()) ++votes[n.cluster_id];
+    }
+    auto best =
+        std::max_element(votes.begin(), votes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (best != votes.end() && best->second >= options.min_agreeing) changes.push_back({(*pending)[i].id, best->first});
+  }
+  FACEFILL_RETURN_IF_ERROR((*catalog)->WriteClusterIds(changes));
+  report.assigned = static_cast<int64_t>(changes.size());
+  report.waiting = report.pending - report.assigned;
+
+  auto total = (*catalog)->db().Prepare("SELECT COUNT(*) FROM face_instances");
+  if (!total.ok()) return total.status();
+  auto row = total->Step();
+  if (!row.ok()) return row.status();
+  const int64_t faces = total->Int(0);
+  if (faces > 0 && static_cast<double>(report.waiting) > options.full_run_share * static_cast<double>(faces)) {
+    spdlog::info("{} of {} faces wait for a cluster: full run", report.waiting, faces);
+    return run_full();
+  }
+  report.seconds = SecondsSince(start);
+  return report;
+}
+
+}  // namespace facefill
