@@ -147,12 +147,17 @@ TEST_F(LeaseProcessTest, ARunningBackfillRenewsItsLeasesSoNoneOfThemLapses) {
     }
   });
   const auto start = std::chrono::steady_clock::now();
-  auto report = RunBackfill(*stores->catalog, *stores->vectors, *analyzer, options);
+  // A writer that stalls for 3 s at its first progress report (as a slow database would), however fast the
+  // machine: the run's claimed assets wait past their 2 s lease.
+  std::atomic<bool> stalled{false};
+  auto stall = [&](const BackfillProgress&) {
+    if (!stalled.exchange(true)) std::this_thread::sleep_for(3s);
+  };
+  auto report = RunBackfill(*stores->catalog, *stores->vectors, *analyzer, options, nullptr, stall, 0.0);
   done = true;
   watcher.join();
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  // The first write waits 2.5 s for its batch to fill (24 assets < 64), so those assets are held past the lease.
-  EXPECT_GT(std::chrono::steady_clock::now() - start, 2500ms) << "the run must outlast the lease for this to test it";
+  EXPECT_GT(std::chrono::steady_clock::now() - start, 3000ms) << "the run must outlast the lease for this to test it";
   EXPECT_EQ(report->progress.processed, 24);
   EXPECT_GT(observed_leases.load(), 0) << "the watcher saw the run's leases";
   EXPECT_EQ(lapsed.load(), 0) << "a live run's lease ran out";

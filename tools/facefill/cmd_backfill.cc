@@ -186,7 +186,7 @@ Result<bool> AnythingPending(Catalog& catalog, const BackfillOptions& o, bool js
   auto leased = catalog.CountLiveLeases();
   if (!leased.ok()) return leased.status();
   const int64_t todo = *pending - o.offset - (o.rescan || o.offset > 0 ? 0 : *leased);
-  if (todo > 0) return true;
+  if (todo > 0 || (o.wait_for_leases && *leased > 0)) return true;  // --wait: the run waits for those leases
   auto stats = catalog.Stats();
   if (!stats.ok()) return stats.status();
   std::string message;
@@ -200,16 +200,31 @@ Result<bool> AnythingPending(Catalog& catalog, const BackfillOptions& o, bool js
                           stats->scanned, stats->assets, stats->errors,
                           stats->errors > 0 && !o.retry_errors ? " (`--retry-errors` retries them)" : "");
   }
+  // Whose leases those are, and until when, as a finished run reports them.
+  std::vector<LeaseHolder> holders;
+  if (*leased > 0) {
+    auto live = catalog.LiveLeases();
+    if (live.ok()) holders = std::move(live).value();
+  }
   if (json) {
+    nlohmann::json by_holder = nlohmann::json::array();
+    for (const auto& h : holders) {
+      by_holder.push_back({{"owner", h.owner}, {"assets", h.assets}, {"expires_at", UtcTime(h.expires_at)}});
+    }
     std::cout << nlohmann::json{{"total", 0},
                                 {"processed", 0},
                                 {"nothing_pending", true},
                                 {"message", message},
-                                {"leased_by_others", *leased}}
+                                {"leased_by_others", *leased},
+                                {"leased_elsewhere", by_holder}}
                      .dump()
               << "\n";
   } else {
     std::cout << message << "\n";
+    for (const auto& h : holders) {
+      std::cout << fmt::format("  not done: {} asset(s) leased by {} until {} (--wait waits for them)\n", h.assets,
+                               h.owner, UtcTime(h.expires_at));
+    }
   }
   return false;
 }
