@@ -287,7 +287,17 @@ class HnswFaceIndex final : public FaceIndex {
       if (rows.empty()) break;
       const size_t needed = index_->cur_element_count + rows.size();
       if (needed > index_->max_elements_) index_->resizeIndex(std::max(needed, index_->max_elements_ * 3 / 2));
-      std::atomic<size_t> next{0};
+      // The first point becomes the entry point before any concurrent insert, as hnswlib's own Python binding does.
+      size_t first = 0;
+      if (index_->cur_element_count == 0) {
+        try {
+          index_->addPoint(data.data(), static_cast<hnswlib::labeltype>(rows[0]));
+        } catch (const std::exception& e) {
+          return Status(StatusCode::kInternal, std::string("face index insert: ") + e.what());
+        }
+        first = 1;
+      }
+      std::atomic<size_t> next{first};
       std::mutex error_mutex;
       std::string error;
       auto work = [&] {
