@@ -46,12 +46,13 @@ TEST(ServiceUrlTest, FollowsTheUrlStandard) {
     EXPECT_FALSE(u.ok()) << url;
     EXPECT_EQ(u.status().message().find("pw-secret"), std::string::npos) << u.status().message();
   }
-  // Fuzzer findings on the curl-based parser: curl skips a third slash, stops at a NUL byte and finds a scheme
-  // RedactUrl would not (before another "://"); each let a parsed password escape redaction, so each is refused
-  // (the redaction rules are unchanged: they do not see a password in these).
+  // Fuzzer findings on the curl-based parser: curl skips a third slash, stops at a NUL byte, finds a scheme
+  // RedactUrl would not (before another "://") and ends the authority at a '#'; each let a parsed password escape
+  // redaction, so each is refused (the redaction rules are unchanged: they do not see a password in these).
   using namespace std::string_literals;
-  for (const std::string& url : {"qirant:///d:pw-secret@hos/x"s, "po://[:pw-secret@host:\0\0]:i@x:qd"s,
-                                 "t:/p\xa2qdrA[:pw-secret@SSSAn://[:SS"s}) {
+  for (const std::string& url :
+       {"qirant:///d:pw-secret@hos/x"s, "po://[:pw-secret@host:\0\0]:i@x:qd"s, "t:/p\xa2qdrA[:pw-secret@SSSAn://[:SS"s,
+        "qpAl://user:pw-secret@e#ser:pw-secret@e#:/pw-secret:/pw-secret@he"s}) {
     EXPECT_FALSE(ParseServiceUrl(url).ok()) << url;
   }
   auto escaped = ParseServiceUrl("redis://u:pw-secret%40ss@host/a%20b");
