@@ -48,7 +48,10 @@ int RunList(const PeopleFlags& flags) {
     }
   }
   if (flags.json) std::cout << all.dump() << "\n";
-  if (!flags.json && people->empty()) std::cout << "no clusters: run `facefill cluster`\n";
+  if (!flags.json && people->empty()) {
+    std::cout << "no clusters yet: `facefill cluster` groups the faces (a person needs at least --min-cluster-size "
+                 "faces; with few photos every face can stay unclustered)\n";
+  }
   return kExitOk;
 }
 
