@@ -286,3 +286,40 @@ TEST(RedisQueueLostReplyTest, ATakeWhoseConnectionIsKilledWhileWaitingStillGetsI
 
 }  // namespace
 }  // namespace facefill
+
+namespace facefill {
+namespace {
+
+// Issue 11's scale-out try-out: two idle workers and one queued job; the second worker used to see the job moved to
+// the active list but not yet running, drop it as finished, and idle. Both must get the job, however the two takes
+// interleave (repeated, both waiting when the job arrives).
+TEST(RedisQueueRaceTest, TwoIdleWorkersBothJoinTheFirstQueuedJob) {
+  ASSERT_NE(testing::Services(), nullptr);
+  for (int round = 0; round < 50; ++round) {
+    const QueueOptions options = Prefixed("join");
+    auto a = OpenQueue(options), b = OpenQueue(options), producer = OpenQueue(options);
+    ASSERT_TRUE(a && b && producer);
+    std::optional<JobInfo> got_a, got_b;
+    std::thread ta([&] {
+      auto t = a->Take("worker-a", 3000ms);
+      if (t.ok()) got_a = *t;
+    });
+    std::thread tb([&] {
+      auto t = b->Take("worker-b", 3000ms);
+      if (t.ok()) got_b = *t;
+    });
+    std::this_thread::sleep_for(20ms);
+    auto id = producer->Enqueue("{}");
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(got_a.has_value()) << "round " << round << ": worker a idled";
+    ASSERT_TRUE(got_b.has_value()) << "round " << round << ": worker b idled";
+    EXPECT_EQ(got_a->id, *id);
+    EXPECT_EQ(got_b->id, *id);
+    EXPECT_EQ(StatusOf(*producer, *id), "running");
+  }
+}
+
+}  // namespace
+}  // namespace facefill
