@@ -17,22 +17,12 @@ namespace {
 using testing::SharedDir;
 using testing::TempDir;
 
-struct RunResult {
-  int exit_code;
-  std::string out;
-};
+using RunResult = testing::ShellResult;
 
 // Runs the CLI with `args` (shell words) and `env` (NAME=VALUE words); stdout only, or with stderr too.
 RunResult RunCli(const std::string& args, bool with_stderr = false, const std::string& env = "") {
-  std::string command = (env.empty() ? "" : "env " + env + " ") + std::string(FACEFILL_CLI) + " " + args +
-                        (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) out.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+  return testing::RunShell((env.empty() ? "" : "env " + env + " ") + std::string(FACEFILL_CLI) + " " + args +
+                           (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 TEST(CliTest, DetectJsonReportsFacesAndPerFileErrors) {

@@ -33,16 +33,10 @@ using testing::TempDir;
 
 std::string SchemaFile() { return (SharedDir() / "service" / "schema.sql").string(); }
 
-// Runs a shell command; its exit status and output.
+// Runs a shell command; its exit status and everything it printed.
 std::pair<int, std::string> Shell(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, output};
+  auto result = testing::RunShell(command + " 2>&1");
+  return {result.exit_code, result.out};
 }
 
 std::string Quote(const std::string& s) { return "'" + std::regex_replace(s, std::regex("'"), "'\\''") + "'"; }

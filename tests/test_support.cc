@@ -112,6 +112,18 @@ const TestServices* Services() {
   return services;
 }
 
+ShellResult RunShell(const std::string& command) {
+  ShellResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {127, ""};
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
 std::string FreshPostgresDatabase(const std::string& name, bool standalone) {
   const TestServices* services = Services();
   if (services == nullptr) return "";

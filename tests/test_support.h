@@ -56,6 +56,14 @@ pid_t Spawn(const std::string& program, const std::vector<std::string>& args, co
 // Waits for a child: its exit code, or 128 + the signal that ended it.
 int WaitExit(pid_t pid);
 
+// Runs a shell command line and returns its exit code (as WaitExit) and what it wrote to stdout (add " 2>&1" to
+// the command for stderr too).
+struct ShellResult {
+  int exit_code = 0;
+  std::string out;
+};
+ShellResult RunShell(const std::string& command);
+
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);
 

@@ -8,15 +8,16 @@
 
 namespace facefill {
 
-// What facefill takes from the service's settings, with the service's defaults for what is not set.
+// What facefill takes from the service's settings; the defaults are the service's own (its config module).
 struct ServiceSettings {
-  std::string database_url;     // DATABASE_URL, as libpq takes it ("postgresql+asyncpg://" -> "postgresql://")
-  std::string qdrant_url;       // QDRANT_URL as the service writes it ("http://localhost:6333")
-  std::string qdrant_api_key;   // QDRANT_API_KEY; never printed
-  std::string face_collection;  // QDRANT_FACE_COLLECTION ("faces")
-  std::string redis_url;        // REDIS_URL ("redis://localhost:6379/0")
+  // DATABASE_URL, as libpq takes it ("postgresql+asyncpg://" -> "postgresql://")
+  std::string database_url = "postgresql://postgres:postgres@localhost:5432/image_search";
+  std::string qdrant_url = "http://localhost:6333";    // QDRANT_URL as the service writes it
+  std::string qdrant_api_key;                          // QDRANT_API_KEY; never printed
+  std::string face_collection = "faces";               // QDRANT_FACE_COLLECTION
+  std::string redis_url = "redis://localhost:6379/0";  // REDIS_URL
 
-  // The vector store URL facefill opens for the service's collection: qdrant://HOST:PORT/COLLECTION.
+  // The vector store URL facefill opens for the service's collection: QDRANT_URL/COLLECTION.
   std::string VectorStoreUrl() const;
 };
 

@@ -291,8 +291,9 @@ class PostgresCatalog final : public Catalog {
   Status CommitScans(const std::vector<ScanOutcome>& outcomes, const std::string& model_id,
                      const std::string& lease_owner, std::vector<std::string>* deleted_point_ids) override {
     if (outcomes.empty()) return Status::Ok();
-    return session_->Transact([&](pqxx::work& txn) -> Status {
-      if (deleted_point_ids != nullptr) deleted_point_ids->clear();
+    std::vector<std::string> deleted;  // vector ids of the rows this commit deleted
+    Status committed = session_->Transact([&](pqxx::work& txn) -> Status {
+      deleted.clear();
       std::vector<int64_t> ids;
       for (const auto& o : outcomes) ids.push_back(o.asset.id);
       // Lock these assets' status rows and leave out the ones that are not ours to write: with a lease owner, every
@@ -342,11 +343,10 @@ class PostgresCatalog final : public Catalog {
                      (IsServiceDatabase() ? " AND cluster_id IS NULL" : "") +
                      " RETURNING COALESCE(qdrant_point_id, id)::text",
                  ArrayLiteral(removed))) {
-          if (deleted_point_ids != nullptr) deleted_point_ids->push_back(row[0].as<std::string>());
+          deleted.push_back(row[0].as<std::string>());
         }
-        if (options_.pgvector && deleted_point_ids != nullptr && !deleted_point_ids->empty()) {
-          txn.exec_params("DELETE FROM facefill.face_vectors WHERE face_id = ANY($1::uuid[])",
-                          ArrayLiteral(*deleted_point_ids));
+        if (options_.pgvector && !deleted.empty()) {
+          txn.exec_params("DELETE FROM facefill.face_vectors WHERE face_id = ANY($1::uuid[])", ArrayLiteral(deleted));
         }
       }
       if (!faces.empty()) {
@@ -382,6 +382,8 @@ class PostgresCatalog final : public Catalog {
       }
       return Status::Ok();
     });
+    if (committed.ok() && deleted_point_ids != nullptr) *deleted_point_ids = std::move(deleted);
+    return committed;
   }
 
   bool SupportsClaims() const override { return true; }

@@ -80,17 +80,17 @@ Result<ServiceSettings> LoadServiceSettings(const std::string& env_file) {
       values[key] = entry.substr(eq + 1);
     }
   }
-  auto get = [&](const char* key, const char* fallback) {
+  ServiceSettings s;  // the service's own defaults for what its settings leave out
+  auto take = [&](const char* key, std::string* field) {
     auto it = values.find(key);
-    return it != values.end() && !it->second.empty() ? it->second : std::string(fallback);
+    if (it != values.end() && !it->second.empty()) *field = it->second;
   };
-  ServiceSettings s;
-  // The service's own defaults (its config module), for what its settings leave out.
-  s.database_url = LibpqUrl(get("database_url", "postgresql+asyncpg://postgres:postgres@localhost:5432/image_search"));
-  s.qdrant_url = get("qdrant_url", "http://localhost:6333");
-  s.qdrant_api_key = get("qdrant_api_key", "");
-  s.face_collection = get("qdrant_face_collection", "faces");
-  s.redis_url = get("redis_url", "redis://localhost:6379/0");
+  take("database_url", &s.database_url);
+  take("qdrant_url", &s.qdrant_url);
+  take("qdrant_api_key", &s.qdrant_api_key);
+  take("qdrant_face_collection", &s.face_collection);
+  take("redis_url", &s.redis_url);
+  s.database_url = LibpqUrl(s.database_url);
   return s;
 }
 

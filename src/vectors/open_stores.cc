@@ -7,13 +7,6 @@
 
 namespace facefill {
 
-namespace {
-
-// Where the image-search service keeps face vectors when its settings say nothing else.
-constexpr const char* kServiceCollection = "qdrant://localhost:6333/faces";
-
-}  // namespace
-
 bool UsesPgvector(const std::string& url, const std::string& catalog_url) {
   return url == "pgvector" || ((url.empty() || url == "local") && IsPostgresUrl(catalog_url));
 }
@@ -45,7 +38,7 @@ Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vec
     options.pgvector = false;
     catalog = OpenCatalog(catalog_url, options);
     if (!catalog.ok()) return catalog.status();
-    vectors_to_open = kServiceCollection;
+    vectors_to_open = ServiceSettings{}.VectorStoreUrl();  // the service's defaults: its `faces` collection
   }
   stores.catalog = std::move(catalog).value();
   auto vectors = OpenVectorStore(vectors_to_open, catalog_url);
