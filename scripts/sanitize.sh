@@ -9,7 +9,7 @@ supp="$root/tests/sanitizers"
 jobs=$(nproc)
 
 # Debug: quickest to compile; the heavy lifting runs in ONNX Runtime and OpenCV, which are not instrumented anyway.
-cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DFACEFILL_SANITIZE=address,undefined \
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DFACEFILL_SANITIZE=address,undefined -DFACEFILL_GPU_RUNTIME=OFF \
   -DFACEFILL_BENCH=OFF >/dev/null
 cmake --build "$root/build-asan" -j "$jobs"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1"
@@ -22,7 +22,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
   -E 'ScrfdParityTest|EmbeddingParityTest|BenchSmoke|PostgresBackendTest|WorkerProcessesTest|PeoplePhotosTest|LeaseProcessTest|ReadmeQuickStart|ServiceDatabaseTest\.(Scan|TheModelGuard)')
 echo "sanitize: address+undefined clean"
 
-cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DFACEFILL_SANITIZE=thread -DFACEFILL_BENCH=OFF \
+cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=Debug -DFACEFILL_SANITIZE=thread -DFACEFILL_BENCH=OFF -DFACEFILL_GPU_RUNTIME=OFF \
   >/dev/null
 cmake --build "$root/build-tsan" -j "$jobs" --target backfill_test fault_injection_test models_test postgres_test \
   qdrant_test redis_queue_test

@@ -143,7 +143,8 @@ class ScrfdDetector final : public FaceDetector {
 
   std::string Describe() const override {
     return "scrfd " + model_->path().filename().string() + " (" + std::to_string(layout_.outputs) + " outputs, " +
-           std::to_string(input_width_) + "x" + std::to_string(input_height_) + ")";
+           std::to_string(input_width_) + "x" + std::to_string(input_height_) + ", " + model_->device().ToString() +
+           ")";
   }
 
  private:
