@@ -156,7 +156,19 @@ Result<std::vector<uint8_t>> ImageCache::ReadAsset(const std::string& path) cons
   return bytes;
 }
 
-Result<RenderedImage> ImageCache::FaceCrop(const FaceView& face, int size) {
+std::shared_ptr<std::mutex> ImageCache::AssetLock(int64_t asset_id) {
+  std::lock_guard lock(mutex_);
+  auto& weak = asset_locks_[asset_id];
+  auto strong = weak.lock();
+  if (!strong) {
+    strong = std::make_shared<std::mutex>();
+    weak = strong;
+  }
+  if (asset_locks_.size() > 4096) std::erase_if(asset_locks_, [](const auto& e) { return e.second.expired(); });
+  return strong;
+}
+
+Result<RenderedImage> ImageCache::FaceCrop(const FaceView& face, int size, const SiblingsFn& siblings_of) {
   RenderedImage image;
   const std::string key = CropKey(face, size);
   image.etag = "\"" + key + "\"";
@@ -164,30 +176,58 @@ Result<RenderedImage> ImageCache::FaceCrop(const FaceView& face, int size) {
     image.from_cache = true;
     return image;
   }
+  auto asset_lock = AssetLock(face.asset_id);
+  std::lock_guard decoding(*asset_lock);
+  if (Lookup(key, &image.jpeg)) {  // made by the request that held the lock before us
+    image.from_cache = true;
+    return image;
+  }
+  // This face and the siblings of the same photo version that are not cached yet.
+  std::vector<FaceView> siblings;
+  if (siblings_of) {
+    FACEFILL_ASSIGN_OR_RETURN(siblings, siblings_of());
+  }
+  std::vector<const FaceView*> wanted = {&face};
+  for (const auto& s : siblings) {
+    if (s.id == face.id || s.asset_id != face.asset_id || s.path != face.path || s.file_size != face.file_size ||
+        s.file_modified_at != face.file_modified_at) {
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    if (!entries_.count(CropKey(s, size))) wanted.push_back(&s);
+  }
+  int reduce = 8;
+  for (const FaceView* f : wanted) {
+    reduce = std::min(reduce, ReductionFor(kCropMargin * std::max(f->bbox_w, f->bbox_h), size));
+  }
   FACEFILL_ASSIGN_OR_RETURN(auto bytes, ReadAsset(face.path));
-  const double side = kCropMargin * std::max(face.bbox_w, face.bbox_h);
   DecodeOptions options;
-  options.reduce = ReductionFor(side, size);
+  options.reduce = reduce;
   FACEFILL_ASSIGN_OR_RETURN(auto decoded, DecodeImage(bytes, face.path, options));
-  const double s = decoded.scale;
-  const double cx = (face.bbox_x + face.bbox_w / 2.0) * s, cy = (face.bbox_y + face.bbox_h / 2.0) * s;
-  const double half = side * s / 2;
-  cv::Rect region(static_cast<int>(cx - half), static_cast<int>(cy - half), static_cast<int>(2 * half),
-                  static_cast<int>(2 * half));
-  region &= cv::Rect(0, 0, decoded.bgr.cols, decoded.bgr.rows);
-  if (region.width <= 0 || region.height <= 0) {
-    return Status::InvalidArgument(fmt::format("face {} lies outside its photo", face.id));
+  for (const FaceView* f : wanted) {
+    const double side = kCropMargin * std::max(f->bbox_w, f->bbox_h);
+    const double s = decoded.scale;
+    const double cx = (f->bbox_x + f->bbox_w / 2.0) * s, cy = (f->bbox_y + f->bbox_h / 2.0) * s;
+    const double half = side * s / 2;
+    cv::Rect region(static_cast<int>(cx - half), static_cast<int>(cy - half), static_cast<int>(2 * half),
+                    static_cast<int>(2 * half));
+    region &= cv::Rect(0, 0, decoded.bgr.cols, decoded.bgr.rows);
+    if (region.width <= 0 || region.height <= 0) {
+      if (f == &face) return Status::InvalidArgument(fmt::format("face {} lies outside its photo", face.id));
+      continue;
+    }
+    cv::Mat crop = decoded.bgr(region);
+    const double fit = std::min(1.0, static_cast<double>(size) / std::max(region.width, region.height));
+    cv::Mat out;
+    if (fit < 1.0) {
+      cv::resize(crop, out, cv::Size(), fit, fit, cv::INTER_AREA);
+    } else {
+      out = crop;
+    }
+    FACEFILL_ASSIGN_OR_RETURN(std::string jpeg, EncodeJpeg(out));
+    Store(CropKey(*f, size), jpeg);
+    if (f == &face) image.jpeg = std::move(jpeg);
   }
-  cv::Mat crop = decoded.bgr(region);
-  const double fit = std::min(1.0, static_cast<double>(size) / std::max(region.width, region.height));
-  cv::Mat out;
-  if (fit < 1.0) {
-    cv::resize(crop, out, cv::Size(), fit, fit, cv::INTER_AREA);
-  } else {
-    out = crop;
-  }
-  FACEFILL_ASSIGN_OR_RETURN(image.jpeg, EncodeJpeg(out));
-  Store(key, image.jpeg);
   return image;
 }
 

@@ -112,14 +112,17 @@ std::string PhotoPage(const AssetView& asset, const std::vector<FaceView>& faces
           "<g class=\"face-box\" id=\"face-{}\"><rect class=\"box\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" "
           "stroke-width=\"{:.1f}\"></rect>",
           Escape(f.id), f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, stroke);
+      // Marks and labels sized by the face, so a crowd's small faces stay readable.
+      const double face = std::max(f.bbox_w, f.bbox_h);
       if (f.landmarks) {
         for (const auto& p : *f.landmarks) {
           body += fmt::format("<circle class=\"landmark\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{:.1f}\"></circle>", p.x, p.y,
-                              stroke * 1.2);
+                              std::clamp(face / 30, 1.0, stroke * 1.2));
         }
       }
       body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"{:.0f}\">{:.2f}</text></g>", f.bbox_x,
-                          std::max(0, f.bbox_y - 4), stroke * 7, f.detection_confidence);
+                          std::max(0, f.bbox_y - 4), std::clamp(face * 0.3, stroke * 3, stroke * 7),
+                          f.detection_confidence);
     }
     body += "</svg>";
   }

@@ -258,6 +258,13 @@ def browser(cli, shared, work):
         stored = db.execute("SELECT COUNT(*) FROM persons WHERE name = ?", (name,)).fetchone()[0]
         check(stored == 1, "Person: the name is stored, the same operation as `facefill people name`")
         page.screenshot(os.path.join(shots, "2-person.png"))
+        # Search by picking a face: its "similar" link.
+        page.click_and_wait("#faces a[href^='/search?face=']")
+        picked = page.eval("[...document.querySelectorAll('#results .face')].map(f => f.dataset.face)")
+        check(len(picked) >= 5 and in_cluster_of(db, picked[1]) == obama,
+              f"Search by a face: Obama's faces first ({len(picked)} shown)")
+        page.call("Page.navigate", url=server.url + f"/person/{obama}")
+        page.wait_loaded()
 
         # A photo with several faces: boxes and landmarks drawn over it.
         face = page.eval("document.querySelector('#faces .face').dataset.face")
@@ -312,6 +319,7 @@ def in_cluster_of(db, face_id):
 def main():
     mode, cli, shared, work = sys.argv[1:5]
     shared = os.environ.get("FACEFILL_SHARED") or shared
+    shared = os.path.realpath(shared)  # chromium refuses to upload a file named through ".."
     work = os.path.realpath(work)
     if not os.path.isdir(os.path.join(shared, "images")):
         print(f"{shared}/images is missing")
