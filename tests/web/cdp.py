@@ -106,7 +106,12 @@ class Page:
         node = self.call("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
         self.call("DOM.setFileInputFiles", nodeId=node, files=[path])
 
-    def screenshot(self, path):
-        data = self.call("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, path, scale=1.0):
+        if scale == 1.0:
+            data = self.call("Page.captureScreenshot", format="png")["data"]
+        else:
+            size = self.eval("[innerWidth, innerHeight]")
+            data = self.call("Page.captureScreenshot", format="png",
+                             clip={"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": scale})["data"]
         with open(path, "wb") as out:
             out.write(base64.b64decode(data))

@@ -175,9 +175,31 @@ def security(cli, shared, work):
         status, _, _ = server.request("GET", f"/person/{cluster}/name?name=Mallory&token={token}")
         check(status == 404, f"a write by GET, even with the token -> 404 ({status})")
 
+        # With the token: move a face out, merge it back, and two named persons refuse to merge (409 page).
+        moved = db.execute("SELECT id FROM face_instances WHERE cluster_id = ? LIMIT 1", (cluster,)).fetchone()[0]
+        status, headers, _ = server.request("POST", f"/face/{moved}/split", f"token={token}".encode(), form)
+        new_cluster = db.execute("SELECT cluster_id FROM face_instances WHERE id = ?", (moved,)).fetchone()[0]
+        check(status == 303 and headers.get("Location") == f"/person/{cluster}" and new_cluster != cluster,
+              f"move out with the token -> 303, the face has a cluster of its own ({status})")
+        status, _, _ = server.request("POST", f"/person/{cluster}/merge",
+                                      f"token={token}&from={new_cluster}".encode(), form)
+        back = db.execute("SELECT cluster_id FROM face_instances WHERE id = ?", (moved,)).fetchone()[0]
+        check(status == 303 and back == cluster, f"merge with the token -> 303, the face is back ({status})")
+        other = db.execute("SELECT cluster_id FROM face_instances WHERE cluster_id IS NOT NULL AND cluster_id != ? "
+                           "LIMIT 1", (cluster,)).fetchone()[0]
+        for c, name in [(cluster, "Ada"), (other, "Grace")]:
+            status, _, _ = server.request("POST", f"/person/{c}/name", f"token={token}&name={name}".encode(), form)
+            check(status == 303, f"name {name} -> 303 ({status})")
+        status, _, page = server.request("POST", f"/person/{cluster}/merge",
+                                         f"token={token}&from={other}".encode(), form)
+        check(status == 409 and 'id="notice"' in page, f"merging two named persons -> 409 with the reason ({status})")
+
         body, content_type = multipart(token, "big.jpg", os.urandom(50 << 20))
         status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
         check(status == 413 and "larger than this server takes" in page, f"a 50 MB upload -> 413 page ({status})")
+        body, content_type = multipart(token, "ten.jpg", os.urandom(10 << 20))
+        status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
+        check(status == 413, f"a 10 MB upload over --max-upload-mb 8 -> 413 ({status})")
         body, content_type = multipart(token, "notes.txt", b"these are not pixels\n" * 100, "text/plain")
         status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
         check(status == 415 and "notes.txt is not a photo facefill can read" in page,
@@ -241,6 +263,7 @@ def browser(cli, shared, work):
         shown = page.eval("document.querySelectorAll('#unclustered .face').length")
         check(shown == min(unclustered, 500), f"People: unclustered faces at the end ({shown} of {unclustered})")
         page.screenshot(os.path.join(shots, "1-people.png"))
+        page.screenshot(os.path.join(shots, "serve-small.png"), scale=0.5)
 
         page.click_and_wait(f"#people .tile[data-cluster='{obama}']")
         check(page.eval("location.pathname") == f"/person/{obama}", "a tile leads to its person")
@@ -306,6 +329,28 @@ def browser(cli, shared, work):
         listed = page.eval("document.querySelectorAll('#failed tr.failed').length")
         check(listed == errors and errors > 0, f"Status: the failing files are listed ({listed} of {errors})")
         page.screenshot(os.path.join(shots, "5-status.png"))
+
+        # Live progress: new photos scanned, then backfilled, while the page is open.
+        extra = os.path.join(server.dir, "extra")
+        os.makedirs(extra)
+        for name in ["obama/obama.jpg", "biden/biden2.jpg", "celeb/rose_leslie_1.jpg"]:
+            shutil.copy(os.path.join(shared, "images", name), os.path.join(extra, os.path.basename(name)))
+        url = "sqlite:" + server.db_path
+
+        def wait_for(element, value):
+            deadline = time.time() + 20
+            while page.eval(f"document.getElementById('{element}').textContent") != str(value):
+                if time.time() > deadline:
+                    return False
+                time.sleep(0.2)
+            return True
+
+        run(cli, "scan", extra, "--db", url)
+        check(wait_for("n-assets", assets + 3) and wait_for("n-pending", 3),
+              "Status: a scan's new photos appear as pending without a reload")
+        subprocess.run([cli, "backfill", "--db", url, "-q"], capture_output=True)
+        check(wait_for("n-pending", 0) and wait_for("progress-text", "100% processed"),
+              "Status: the backfill's progress appears without a reload")
     finally:
         b.close()
         check(server.stop() == 0, "serve stops cleanly on SIGTERM")
