@@ -70,7 +70,8 @@ int Run(ServeFlags flags) {
 
 void RegisterServe(CLI::App* app) {
   auto flags = std::make_shared<ServeFlags>();
-  CLI::App* cmd = app->add_subcommand("serve", "A local web page: people, faces, photos, search and status");
+  CLI::App* cmd =
+      app->add_subcommand("serve", "A local web page over the embedded catalog: people, photos, search, status");
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
   cmd->add_option("--port", flags->options.port, "TCP port (0: any free one, printed at start)")->capture_default_str();
