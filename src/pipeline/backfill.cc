@@ -16,7 +16,6 @@
 #include "bounded_queue.h"
 #include "containment.h"
 #include "face_records.h"
-#include "facefill/align.h"
 #include "facefill/model_guard.h"
 #include "facefill/runtime.h"
 #include "stage_clock.h"
@@ -255,13 +254,14 @@ ScanOutcome ErrorOutcome(AssetRecord asset, Status error) {
   return o;
 }
 
-// Detects and aligns the faces of one decoded image into `outcome` and `crops`.
+// Detects and aligns the faces of one decoded image into `outcome` and `crops`: the analyzer's own steps, with the
+// service's filters between detection and alignment.
 Status DetectAndAlign(FaceAnalyzer& analyzer, const DecodedImage& image, const BackfillOptions& options,
                       StageClock* clock, ScanOutcome* outcome, std::vector<cv::Mat>* crops) {
   Result<std::vector<FaceDetection>> detections = Status(StatusCode::kInternal, "");
   {
     auto timer = clock->Start("detect");
-    detections = analyzer.detector().Detect(image.bgr);
+    detections = analyzer.Detect(image.bgr);
   }
   if (!detections.ok()) return detections.status();
   std::vector<size_t> kept;
@@ -269,23 +269,15 @@ Status DetectAndAlign(FaceAnalyzer& analyzer, const DecodedImage& image, const B
       pipeline::ToFaceRecords(outcome->asset, *detections, image.scale, options, analyzer.pack().id, &kept);
   outcome->state = outcome->faces.empty() ? ScanState::kNoFaces : ScanState::kDone;
   auto timer = clock->Start("align");
-  for (size_t i : kept) {
-    crops->push_back(AlignFace(image.bgr, (*detections)[i].landmarks, analyzer.embedder().input_size()));
-  }
+  for (size_t i : kept) crops->push_back(analyzer.Align(image.bgr, (*detections)[i].landmarks));
   return Status::Ok();
 }
 
 // Embeds `crops` in calls of at most batch_size faces and assigns them, in order, to the outcomes' faces.
 Status EmbedInto(FaceAnalyzer& analyzer, const std::vector<cv::Mat>& crops, int batch_size, StageClock* clock,
                  std::vector<ScanOutcome>* outcomes) {
-  std::vector<Embedding> embeddings;
   auto timer = clock->Start("embed");
-  for (size_t start = 0; start < crops.size(); start += batch_size) {
-    size_t n = std::min(crops.size() - start, static_cast<size_t>(batch_size));
-    auto part = analyzer.embedder().Embed(std::span<const cv::Mat>(crops.data() + start, n));
-    if (!part.ok()) return part.status();
-    for (auto& e : *part) embeddings.push_back(std::move(e));
-  }
+  FACEFILL_ASSIGN_OR_RETURN(std::vector<Embedding> embeddings, analyzer.Embed(crops, batch_size));
   size_t next = 0;
   for (auto& o : *outcomes) {
     for (auto& f : o.faces) f.embedding = std::move(embeddings[next++]);
