@@ -14,8 +14,8 @@
 #include <thread>
 #include <unordered_set>
 
-#include "../catalog/sqlite_db.h"
-#include "../catalog/sqlite_url.h"
+#include "../sqlite/sqlite_db.h"
+#include "../sqlite/sqlite_url.h"
 
 namespace facefill {
 namespace {

@@ -4,7 +4,7 @@
 #include <uuid/uuid.h>
 
 #include "../catalog/catalog_backends.h"
-#include "../catalog/sqlite_url.h"
+#include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
 
 namespace facefill::people {

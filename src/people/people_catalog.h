@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../catalog/sqlite_db.h"
+#include "../sqlite/sqlite_db.h"
 #include "facefill/hdbscan.h"
 
 namespace facefill::people {
