@@ -27,5 +27,6 @@ void RegisterJobs(CLI::App* app);
 void RegisterErrors(CLI::App* app);
 void RegisterCluster(CLI::App* app);
 void RegisterPeople(CLI::App* app);
+void RegisterModels(CLI::App* app);
 
 }  // namespace facefill::cli
