@@ -8,6 +8,10 @@ find_package(benchmark REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(spdlog REQUIRED)
+# ONNX's protobuf types and shape inference (Debian's libonnx-dev, ONNX 1.12): `models batchify` rewrites graphs
+# with them. Its imported target carries the ONNX_ML / ONNX_NAMESPACE defines Debian's build used.
+find_package(Protobuf REQUIRED)
+find_package(ONNX REQUIRED)
 pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)

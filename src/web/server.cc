@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "../catalog/sqlite_url.h"
+#include "../sqlite/sqlite_url.h"
 #include "catalog_view.h"
 #include "facefill/calibration.h"
 #include "facefill/image.h"

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   facefill::cli::RegisterCluster(&app);
   facefill::cli::RegisterPeople(&app);
   facefill::cli::RegisterServe(&app);
+  facefill::cli::RegisterModels(&app);
   if (RejectUnknownSubcommand(app, argc, argv)) return facefill::cli::kExitUsage;
   try {
     app.parse(argc, argv);
