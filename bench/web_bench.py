@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "web"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "web"))  # noqa
 import web_test  # noqa: E402
 
 CONNECTIONS = 6
@@ -76,6 +76,8 @@ def main():
     parser.add_argument("catalog_dir")
     parser.add_argument("--faces", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--browser", action="store_true",
+                        help="also headless Chromium: the page shown with the crops in view loaded, cold and warm")
     args = parser.parse_args()
     work = os.path.realpath(os.path.join(args.catalog_dir, "bench"))
     shutil.rmtree(work, ignore_errors=True)
@@ -101,7 +103,31 @@ def main():
         figures["warm_s"].append(round(warm, 3))
         figures["revalidate_s"].append(round(revalidate, 3))
         figures["crop_bytes"] = size
-    for k in ["html_s", "cold_s", "warm_s", "revalidate_s"]:
+    if args.browser:
+        import cdp
+        figures["browser_cold_s"], figures["browser_warm_s"] = [], []
+        for _ in range(args.rounds):
+            shutil.rmtree(os.path.join(work, "serve"), ignore_errors=True)
+            server = web_test.Server(args.facefill, work, "serve")
+            browser = cdp.Browser()
+            try:
+                page = browser.page()
+                page.call("Network.enable")
+                page.call("Network.setCacheDisabled", cacheDisabled=True)  # the server's cache, not the browser's
+                for key in ["browser_cold_s", "browser_warm_s"]:
+                    start = time.perf_counter()
+                    page.navigate(server.url + "/person/bench-cluster")
+                    figures[key].append(round(time.perf_counter() - start, 3))
+                    shown = page.eval("[...document.querySelectorAll('#faces img')].filter(i => "
+                                      "i.getBoundingClientRect().top < innerHeight && i.naturalWidth > 0).length")
+                    assert shown >= 20, shown
+                    figures["browser_crops_in_view"] = shown
+            finally:
+                browser.close()
+                server.stop()
+    for k in ["html_s", "cold_s", "warm_s", "revalidate_s", "browser_cold_s", "browser_warm_s"]:
+        if k not in figures:
+            continue
         figures[k.replace("_s", "_median_s")] = statistics.median(figures[k])
     print(json.dumps(figures))
 

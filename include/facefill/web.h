@@ -29,7 +29,9 @@ struct ServeOptions {
   int crop_size = 160;          // face crop side, pixels
   int photo_max_side = 1280;    // longest side of a downscaled photo
   int unclustered_limit = 500;  // unclustered faces shown on the People page
-  int threads = 8;              // request threads
+  // Request threads. Each keep-alive connection holds one while it is open, and a browser opens six or more per
+  // page, so there are more than cores; image work is bounded by the decoder, not by this.
+  int threads = 32;
   SearchOptions search{.top_k = 12};
   Status Validate() const;
 };

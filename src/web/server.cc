@@ -95,6 +95,9 @@ class WebServerImpl : public WebServer {
     // Headers and body go out in two writes: without this, Nagle's algorithm holds the body of every small image
     // until the client's delayed ACK (tens of milliseconds per crop on a keep-alive connection).
     http_.set_tcp_nodelay(true);
+    // A page of faces is hundreds of requests: keep a connection for many of them, and let an idle one go soon.
+    http_.set_keep_alive_max_count(1000);
+    http_.set_keep_alive_timeout(2);
     http_.set_default_headers({{"X-Content-Type-Options", "nosniff"},
                                {"X-Frame-Options", "DENY"},
                                {"Referrer-Policy", "no-referrer"},
@@ -121,23 +124,29 @@ class WebServerImpl : public WebServer {
       res.status = 500;
       res.set_content(web::ErrorPage(500, what), kHtml);
     });
-    // Loopback servers answer only to loopback names, so a page elsewhere cannot reach them through DNS rebinding.
-    if (IsLoopback(options_.bind)) {
-      http_.set_pre_routing_handler([](const Request& req, Response& res) {
-        std::string host = req.get_header_value("Host");
-        if (!host.empty() && host.front() == '[') {
-          host = host.substr(0, host.find(']') + 1);
-        } else {
-          host = host.substr(0, host.find(':'));
-        }
-        if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        res.status = 403;
-        res.set_content(web::ErrorPage(403, "This server answers to localhost only."), kHtml);
-        return httplib::Server::HandlerResponse::Handled;
-      });
-    }
+    const bool loopback = IsLoopback(options_.bind);
+    http_.set_pre_routing_handler([loopback](const Request& req, Response& res) {
+      // cpp-httplib answers "br" with Brotli at its slowest quality (seconds for a page of a thousand faces): such
+      // clients get gzip instead. The request object is the server's own, not const: only the handler's view is.
+      auto& headers = const_cast<Request&>(req).headers;
+      if (auto it = headers.find("Accept-Encoding"); it != headers.end()) {
+        it->second = it->second.find("gzip") != std::string::npos ? "gzip" : "";
+      }
+      // Loopback servers answer only to loopback names, so a page elsewhere cannot reach them by DNS rebinding.
+      if (!loopback) return httplib::Server::HandlerResponse::Unhandled;
+      std::string host = req.get_header_value("Host");
+      if (!host.empty() && host.front() == '[') {
+        host = host.substr(0, host.find(']') + 1);
+      } else {
+        host = host.substr(0, host.find(':'));
+      }
+      if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      res.status = 403;
+      res.set_content(web::ErrorPage(403, "This server answers to localhost only."), kHtml);
+      return httplib::Server::HandlerResponse::Handled;
+    });
     http_.set_logger([](const Request& req, const Response& res) {
       spdlog::debug("serve: {} {} -> {}", req.method, req.path, res.status);
     });

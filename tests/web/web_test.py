@@ -145,6 +145,13 @@ def security(cli, shared, work):
         check(status == 304 and body == "", "If-None-Match answers 304")
         status, headers, _ = server.request("GET", "/")
         check(headers.get("Cache-Control") == "no-store", "pages are not cached")
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", "/", headers={"Accept-Encoding": "gzip, deflate, br"})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        check(response.getheader("Content-Encoding") in (None, "gzip"),
+              f"a browser asking for Brotli gets gzip ({response.getheader('Content-Encoding')})")
         quoted = urllib.parse.quote(path, safe="")
         for probe in ["/../../../../etc/passwd", "/image/../../../../etc/passwd", "/etc/passwd", "//etc/passwd",
                       "/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd.jpg", "/image/..%2F..%2Fetc%2Fpasswd",
