@@ -314,7 +314,7 @@ json ReducedDecodeSimilarity(FaceAnalyzer& analyzer, const std::vector<fs::path>
           {"mean_cosine", std::accumulate(cosines.begin(), cosines.end(), 0.0) / cosines.size()}};
 }
 
-// A bar chart (images/s) of the modes and of the batch-size / worker sweep.
+// A bar chart (images/s) of the modes and of the inference-threads x faces-per-call sweep.
 void DrawChart(const std::vector<std::pair<std::string, double>>& bars, const std::string& title,
                const fs::path& file) {
   const int width = 1000, bar_h = 36, top = 70, left = 330;
@@ -451,11 +451,12 @@ int Run(Flags& f) {
       f, work, "sequential_allocator_fixed", {"--sequential", "--decode-scale", "1", "--malloc-tuning", "on"});
   json sweep = json::array();
   if (f.sweep) {
-    for (int workers : {1, 2}) {
-      for (int batch : {1, 16}) {
-        json run = BackfillRun(f, work, fmt::format("workers{}_batch{}", workers, batch),
-                               {"--workers", std::to_string(workers), "--batch-size", std::to_string(batch)});
-        sweep.push_back({{"workers", workers}, {"batch_size", batch}, {"run", run}});
+    for (int threads : {1, 2}) {
+      for (int faces : {1, 16}) {
+        json run =
+            BackfillRun(f, work, fmt::format("threads{}_faces{}", threads, faces),
+                        {"--inference-threads", std::to_string(threads), "--faces-per-call", std::to_string(faces)});
+        sweep.push_back({{"inference_threads", threads}, {"faces_per_call", faces}, {"run", run}});
       }
     }
   }
@@ -524,10 +525,11 @@ int Run(Flags& f) {
                       s["min_cosine"].get<double>());
   }
   if (!sweep.empty()) {
-    md += "\n| workers | batch size | images/s | faces/s |\n|---|---|---|---|\n";
+    md += "\n| inference threads | faces per call | images/s | faces/s |\n|---|---|---|---|\n";
     for (const auto& s : sweep) {
-      md += fmt::format("| {} | {} | {:.2f} | {:.1f} |\n", s["workers"].get<int>(), s["batch_size"].get<int>(),
-                        s["run"].value("images_per_second", 0.0), s["run"].value("faces_per_second", 0.0));
+      md += fmt::format("| {} | {} | {:.2f} | {:.1f} |\n", s["inference_threads"].get<int>(),
+                        s["faces_per_call"].get<int>(), s["run"].value("images_per_second", 0.0),
+                        s["run"].value("faces_per_second", 0.0));
     }
   }
   if (result.contains("backends")) md += BackendsMarkdown(result["backends"]);
@@ -541,7 +543,7 @@ int Run(Flags& f) {
       {"inference only", result["inference_only"]["images_per_second"].get<double>()},
       {"compute ceiling", c["images_per_second"].get<double>()}};
   for (const auto& s : sweep) {
-    bars.push_back({fmt::format("pipelined w{} b{}", s["workers"].get<int>(), s["batch_size"].get<int>()),
+    bars.push_back({fmt::format("pipelined t{} f{}", s["inference_threads"].get<int>(), s["faces_per_call"].get<int>()),
                     s["run"].value("images_per_second", 0.0)});
   }
   DrawChart(bars, fmt::format("facefill, {} images ({}), {}", files.size(), f.profile, pack->id), out / "bench.png");
@@ -564,7 +566,7 @@ int main(int argc, char** argv) {
   app.add_option("--sample", f.sample, "Images for the in-process measurements")->capture_default_str();
   app.add_option("--out", f.out, "Folder for bench.json, bench.md, bench.png")->capture_default_str();
   app.add_option("--shared", f.shared, "Real photos for the reduced-decode similarity check");
-  app.add_flag("!--no-sweep", f.sweep, "Skip the workers x batch-size sweep");
+  app.add_flag("!--no-sweep", f.sweep, "Skip the inference-threads x faces-per-call sweep");
   app.add_option("--postgres", f.postgres,
                  "Admin URL of a PostgreSQL server (with pgvector): also compare the PostgreSQL + pgvector backend");
   app.add_flag("--backends-only", f.backends_only, "Only the SQLite vs PostgreSQL comparison (needs --postgres)");

@@ -192,7 +192,7 @@ TEST_F(BackfillTest, BatchSizeOneAndSixteenGiveTheSameFaces) {
     Open(db);
     ASSERT_TRUE(ScanLibrary(SharedDir() / "images/group", catalog_.get()).ok());
     BackfillOptions options;
-    options.batch_size = batch;
+    options.faces_per_call = batch;
     Backfill(options);
     runs[i++] = ReadRows(db);
   }

@@ -92,8 +92,8 @@ TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeEqualsUninterruptedRun) {
   std::mt19937 rng(20261124);
   int killed_mid_run = 0;
   for (int attempt = 0; attempt < 6; ++attempt) {
-    pid_t pid =
-        Spawn(Args(crashed, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch", "4"}));
+    pid_t pid = Spawn(Args(
+        crashed, {"backfill", "-q", "--inference-threads", "1", "--decode-threads", "1", "--assets-per-commit", "4"}));
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 700));
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == 0) {
@@ -118,7 +118,8 @@ TEST_P(SignalTest, DrainsCommitsAndExitsZeroWithinBoundedTime) {
   TempDir dir;
   const fs::path db = dir / "facefill.db";
   ASSERT_EQ(RunToEnd(Args(db, {"scan", (SharedDir() / "images").string()})), 0);
-  pid_t pid = Spawn(Args(db, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch", "2"}));
+  pid_t pid = Spawn(
+      Args(db, {"backfill", "-q", "--inference-threads", "1", "--decode-threads", "1", "--assets-per-commit", "2"}));
   // Signal once the first batches are committed, i.e. while work is in flight.
   for (int i = 0; i < 600 && ScannedCount(db) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const auto signalled = std::chrono::steady_clock::now();
@@ -160,7 +161,7 @@ TEST_F(CrashTest, DiskFullStopsCleanlyAndTheNextRunFinishes) {
     const fs::path log = dir / "full.log";
     dup2(open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
     dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO);
-    auto args = Args(full_db, {"backfill", "-q", "--write-batch", "4"});
+    auto args = Args(full_db, {"backfill", "-q", "--assets-per-commit", "4"});
     std::vector<char*> argv{const_cast<char*>(FACEFILL_CLI)};
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

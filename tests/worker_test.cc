@@ -211,8 +211,8 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
   auto worker = [&](const std::string& name) {
     return testing::Spawn(
         FACEFILL_CLI,
-        {"worker", "--db", db, "--queue", redis, "--exit-when-idle", "--worker-id", name, "--workers", "1",
-         "--decode-threads", "1", "--claim-batch", "4", "--lease-seconds", "15", "--visibility-timeout", "5"},
+        {"worker", "--db", db, "--queue", redis, "--exit-when-idle", "--worker-id", name, "--inference-threads", "1",
+         "--decode-threads", "1", "--assets-per-lease", "4", "--lease-seconds", "15", "--visibility-timeout", "5"},
         dir / (name + ".log"));
   };
   pid_t w1 = worker("w1"), w2 = worker("w2"), w3 = worker("w3");
@@ -330,10 +330,20 @@ TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
   ASSERT_EQ(testing::WaitExit(
                 testing::Spawn(FACEFILL_CLI, {"scan", (SharedDir() / "images").string(), "--db", db, "--standalone"})),
             0);
-  const std::vector<std::string> worker = {
-      "worker",      "--db",          db,  "--queue",          redis.url(), "--workers",
-      "1",           "--claim-batch", "2", "--decode-threads", "1",         "--exit-when-idle",
-      "--worker-id", "w-redis"};
+  const std::vector<std::string> worker = {"worker",
+                                           "--db",
+                                           db,
+                                           "--queue",
+                                           redis.url(),
+                                           "--inference-threads",
+                                           "1",
+                                           "--assets-per-lease",
+                                           "2",
+                                           "--decode-threads",
+                                           "1",
+                                           "--exit-when-idle",
+                                           "--worker-id",
+                                           "w-redis"};
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
   pid_t pid = testing::Spawn(FACEFILL_CLI, worker, dir / "worker.log");
   for (int i = 0; i < 600 && Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status <> 'pending'") < 5;
