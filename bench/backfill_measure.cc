@@ -2,9 +2,7 @@
 #include "backfill_measure.h"
 
 #include <fmt/format.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +14,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "child_process.h"
 #include "facefill/runtime.h"
 
 namespace facefill::bench {
@@ -35,36 +34,8 @@ double WallSeconds() {
 }
 
 // Runs the facefill CLI as a child; returns its exit code and stdout.
-struct ChildRun {
-  int exit_code = -1;
-  std::string out;
-};
-ChildRun RunCli(const std::vector<std::string>& args) {
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return {};
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    close(pipe_fds[0]);
-    std::vector<char*> argv;
-    std::string cli = FACEFILL_CLI;
-    argv.push_back(cli.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(cli.c_str(), argv.data());
-    _exit(127);
-  }
-  close(pipe_fds[1]);
-  ChildRun run;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(pipe_fds[0], buffer, sizeof buffer)) > 0) run.out.append(buffer, static_cast<size_t>(n));
-  close(pipe_fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+testing::ChildResult RunCli(const std::vector<std::string>& args) {
+  return testing::RunCapturingStdout(FACEFILL_CLI, args);
 }
 
 // A fresh, empty catalog for one run: a SQLite file under `work`, or (postgres_admin set) a new database on that

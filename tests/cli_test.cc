@@ -17,7 +17,7 @@ namespace {
 using testing::SharedDir;
 using testing::TempDir;
 
-using RunResult = testing::ShellResult;
+using RunResult = testing::ChildResult;
 
 // Runs the CLI with `args` (shell words) and `env` (NAME=VALUE words); stdout only, or with stderr too.
 RunResult RunCli(const std::string& args, bool with_stderr = false, const std::string& env = "") {

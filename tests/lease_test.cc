@@ -188,7 +188,7 @@ TEST_F(LeaseProcessTest, AKilledBackfillsAssetsComeBackWithinTheShortDefaultLeas
         "SELECT asset_id, EXTRACT(EPOCH FROM lease_expires_at - now())::BIGINT FROM facefill.scan_status WHERE "
         "lease_owner IS NOT NULL AND status = 'pending' FOR UPDATE");
     if (leased.empty()) continue;
-    kill(victim, SIGKILL);
+    testing::Kill(victim);
     killed_at = std::chrono::steady_clock::now();
     for (const auto& r : leased) {
       orphaned.push_back(r[0].as<int64_t>());

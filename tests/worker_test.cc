@@ -3,7 +3,6 @@
 // killed (-9) mid-batch still scan every asset exactly once.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -139,7 +138,7 @@ class PrivateRedis {
   }
   void Stop() {
     if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
+    testing::Kill(pid_);
     testing::WaitExit(pid_);
     pid_ = -1;
   }
@@ -229,7 +228,7 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
     auto leased = txn.exec(
         "SELECT asset_id FROM facefill.scan_status WHERE lease_owner = 'w2' AND status = 'pending' FOR UPDATE");
     if (leased.empty()) continue;
-    kill(w2, SIGKILL);
+    testing::Kill(w2);
     for (const auto& r : leased) orphaned.push_back(r[0].as<int64_t>());
   }
   ASSERT_FALSE(orphaned.empty()) << "w2 never held a lease";
