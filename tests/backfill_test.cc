@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <set>
@@ -192,7 +192,7 @@ TEST_F(BackfillTest, BatchSizeOneAndSixteenGiveTheSameFaces) {
     Open(db);
     ASSERT_TRUE(ScanLibrary(SharedDir() / "images/group", catalog_.get()).ok());
     BackfillOptions options;
-    options.batch_size = batch;
+    options.faces_per_call = batch;
     Backfill(options);
     runs[i++] = ReadRows(db);
   }
@@ -306,16 +306,11 @@ TEST_F(BackfillTest, SymlinksOutOfTheLibraryAreRefusedAndRecorded) {
 }
 
 // Runs `body` as an unprivileged user in a child process (root reads files whatever their mode); returns its exit.
-template <typename Body>
-int RunUnprivileged(Body&& body) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(90);
-    _exit(body());
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+int RunUnprivileged(const std::function<int()>& body) {
+  return testing::WaitExit(testing::SpawnFunction([&] {
+    if (setgid(65534) != 0 || setuid(65534) != 0) return 90;
+    return body();
+  }));
 }
 
 TEST_F(BackfillTest, BrokenFilesAreRecordedWithReasonsAndNothingElseIsLost) {

@@ -17,7 +17,7 @@ namespace {
 using testing::SharedDir;
 using testing::TempDir;
 
-using RunResult = testing::ShellResult;
+using RunResult = testing::ChildResult;
 
 // Runs the CLI with `args` (shell words) and `env` (NAME=VALUE words); stdout only, or with stderr too.
 RunResult RunCli(const std::string& args, bool with_stderr = false, const std::string& env = "") {
@@ -216,6 +216,58 @@ TEST(CliTest, EmptyModelsFolderSuggestsLeavingItOutAndTouchesNoCatalog) {
   EXPECT_NE(result.out.find("leave --models out"), std::string::npos) << result.out;
   EXPECT_EQ(result.out.find("--detector"), std::string::npos) << result.out;
   EXPECT_FALSE(std::filesystem::exists(db));
+}
+
+// The pipeline's sizes have names that say what they count, and their earlier names (--batch-size, --workers,
+// --write-batch, --claim-batch) still work, unlisted: each name reaches its setting (a value the backfill refuses
+// names the setting), the inference threads show in the report, and giving both names of one setting is an error.
+TEST(CliTest, PipelineSizesHaveOneNameEachAndTheEarlierNamesStillWork) {
+  FACEFILL_REQUIRE_PATH(SamplePhotos(), "the sample photos (scripts/setup.sh)");
+  TempDir dir;
+  std::filesystem::create_directory(dir / "photos");
+  std::filesystem::copy_file(SamplePhotos() / "sample1.jpg", dir / "photos/people.jpg");
+  const std::string db = " --db sqlite:" + (dir / "facefill.db").string();
+  ASSERT_EQ(RunCli("scan " + (dir / "photos").string() + db).exit_code, 0);
+  struct Setting {
+    std::string name, earlier_name, refused_value, refusal;
+  };
+  const std::vector<Setting> settings = {
+      {"--faces-per-call", "--batch-size", "0", "faces per call must be >= 1"},
+      {"--inference-threads", "--workers", "-1", "inference threads must be >= 0"},
+      {"--assets-per-commit", "--write-batch", "0", "assets per commit must be >= 1"},
+      {"--assets-per-lease", "--claim-batch", "0", "assets per lease and lease seconds must be >= 1"}};
+  const auto help = RunCli("backfill --help").out;
+  const auto worker_help = RunCli("worker --help").out;
+  for (const auto& s : settings) {
+    for (const auto& name : {s.name, s.earlier_name}) {
+      auto refused = RunCli("backfill" + db + " " + name + " " + s.refused_value, true);
+      EXPECT_NE(refused.exit_code, 0) << name;
+      EXPECT_NE(refused.out.find(s.refusal), std::string::npos) << name << ": " << refused.out;
+    }
+    auto both = RunCli("backfill" + db + " " + s.name + " 1 " + s.earlier_name + " 1", true);
+    EXPECT_EQ(both.exit_code, 2) << both.out;
+    EXPECT_NE(both.out.find("excludes"), std::string::npos) << both.out;
+    EXPECT_NE(help.find(s.name), std::string::npos) << help;
+    EXPECT_EQ(help.find(s.earlier_name + " "), std::string::npos) << "listed in --help: " << s.earlier_name;
+    EXPECT_NE(worker_help.find(s.name), std::string::npos) << worker_help;
+  }
+  // Values that run: the inference threads are the report's detect threads, under either name.
+  auto stage_threads = [](const std::string& out) {
+    const auto report = nlohmann::json::parse(out);
+    for (const auto& stage : report["stages"]) {
+      if (stage["stage"] == "detect") return stage["threads"].get<int>();
+    }
+    return -1;
+  };
+  auto run = RunCli("backfill --json" + db +
+                    " --inference-threads 3 --faces-per-call 2 --assets-per-commit 1 --assets-per-lease 1");
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(stage_threads(run.out), 3) << run.out;
+  auto earlier =
+      RunCli("backfill --json --rescan" + db + " --workers 2 --batch-size 2 --write-batch 1 --claim-batch 1");
+  ASSERT_EQ(earlier.exit_code, 0) << earlier.out;
+  EXPECT_EQ(stage_threads(earlier.out), 2) << earlier.out;
+  EXPECT_EQ(nlohmann::json::parse(earlier.out)["processed"], 1) << earlier.out;
 }
 
 TEST(CliTest, BackfillWithNothingPendingSaysWhatToDo) {

@@ -1,11 +1,8 @@
 // Crash safety of the real binary: kill -9 the backfill at several random moments, finish it, and compare with an
 // uninterrupted run (ids, boxes, embeddings); Ctrl-C drains, commits and exits 0.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -92,12 +89,11 @@ TEST_F(CrashTest, KillNineAtRandomMomentsThenResumeEqualsUninterruptedRun) {
   std::mt19937 rng(20261124);
   int killed_mid_run = 0;
   for (int attempt = 0; attempt < 6; ++attempt) {
-    pid_t pid =
-        Spawn(Args(crashed, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch", "4"}));
+    pid_t pid = Spawn(Args(
+        crashed, {"backfill", "-q", "--inference-threads", "1", "--decode-threads", "1", "--assets-per-commit", "4"}));
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 700));
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == 0) {
-      kill(pid, SIGKILL);
+    if (!testing::PollExit(pid)) {
+      testing::Kill(pid);
       ++killed_mid_run;
     }
     Wait(pid);
@@ -118,11 +114,12 @@ TEST_P(SignalTest, DrainsCommitsAndExitsZeroWithinBoundedTime) {
   TempDir dir;
   const fs::path db = dir / "facefill.db";
   ASSERT_EQ(RunToEnd(Args(db, {"scan", (SharedDir() / "images").string()})), 0);
-  pid_t pid = Spawn(Args(db, {"backfill", "-q", "--workers", "1", "--decode-threads", "1", "--write-batch", "2"}));
+  pid_t pid = Spawn(
+      Args(db, {"backfill", "-q", "--inference-threads", "1", "--decode-threads", "1", "--assets-per-commit", "2"}));
   // Signal once the first batches are committed, i.e. while work is in flight.
   for (int i = 0; i < 600 && ScannedCount(db) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const auto signalled = std::chrono::steady_clock::now();
-  kill(pid, GetParam());
+  testing::Kill(pid, GetParam());
   EXPECT_EQ(Wait(pid), 0);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
   EXPECT_LT(seconds, 10.0) << "draining took too long";
@@ -151,22 +148,9 @@ TEST_F(CrashTest, DiskFullStopsCleanlyAndTheNextRunFinishes) {
   ASSERT_EQ(RunToEnd(Args(full_db, {"scan", images})), 0);
   const auto scanned_size = fs::file_size(full_db);
 
-  pid_t pid = fork();
-  if (pid == 0) {
-    // Room for a few batches of faces beyond the scanned catalog, then "no space left".
-    rlimit limit{static_cast<rlim_t>(scanned_size + 150 * 1024), static_cast<rlim_t>(scanned_size + 150 * 1024)};
-    setrlimit(RLIMIT_FSIZE, &limit);
-    signal(SIGXFSZ, SIG_IGN);
-    const fs::path log = dir / "full.log";
-    dup2(open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), STDERR_FILENO);
-    dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO);
-    auto args = Args(full_db, {"backfill", "-q", "--write-batch", "4"});
-    std::vector<char*> argv{const_cast<char*>(FACEFILL_CLI)};
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(FACEFILL_CLI, argv.data());
-    _exit(127);
-  }
+  // Room for a few batches of faces beyond the scanned catalog, then "no space left".
+  const pid_t pid = testing::Spawn(FACEFILL_CLI, Args(full_db, {"backfill", "-q", "--assets-per-commit", "4"}),
+                                   {.output = dir / "full.log", .file_size_limit = scanned_size + 150 * 1024});
   EXPECT_EQ(Wait(pid), 3) << "a storage failure is exit code 3";
   std::ifstream log(dir / "full.log");
   const std::string text((std::istreambuf_iterator<char>(log)), {});

@@ -114,7 +114,7 @@ TEST_P(FaultInjectionTest, FailureStopsCleanlyAndTheNextRunCompletesTheSameFaces
   TempDir dir;
   const fs::path library = SharedDir() / "images/group";
   BackfillOptions options;
-  options.write_batch = 1;  // many transactions, so the fault lands mid-run
+  options.assets_per_commit = 1;  // many transactions, so the fault lands mid-run
 
   auto reference = Open(dir / "reference.db");
   ASSERT_TRUE(ScanLibrary(library, reference.catalog.get()).ok());
@@ -168,7 +168,7 @@ TEST_P(ExceptionBoundaryTest, AThrowInOneAssetsWorkIsThatAssetsErrorAndTheRunGoe
   });
   BackfillOptions options;
   options.sequential = !GetParam();
-  options.batch_size = 4;
+  options.faces_per_call = 4;
   auto report = RunBackfill(*stores.catalog, *stores.vectors, *analyzer_, options);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->progress.processed, 7);
@@ -200,7 +200,7 @@ TEST_P(ExceptionBoundaryTest, AThrowFromTheCatalogStopsTheRunWithARecordedError)
     ThrowingCatalog throwing(*stores.catalog, from);
     BackfillOptions options;
     options.sequential = !GetParam();
-    options.write_batch = 1;
+    options.assets_per_commit = 1;
     auto failed = RunBackfill(throwing, *stores.vectors, *analyzer_, options);
     ASSERT_FALSE(failed.ok()) << "the exception must stop the run";
     EXPECT_EQ(failed.status().code(), StatusCode::kInternal);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <libheif/heif.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -328,16 +327,12 @@ TEST(ImageDecodeTest, UnreadableFileIsPermissionDenied) {
     WriteBytes(dir / "locked.jpg", Encode(".jpg", TestCard()));
     chmod((dir / "locked.jpg").c_str(), 0);
     chmod(dir.path().c_str(), 0755);
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    const pid_t pid = testing::SpawnFunction([&] {
+      if (setgid(65534) != 0 || setuid(65534) != 0) return 3;
       auto decoded = DecodeImageFile(dir / "locked.jpg");
-      _exit(!decoded.ok() && decoded.status().code() == StatusCode::kPermissionDenied ? 0 : 1);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "an unprivileged reader did not get kPermissionDenied";
+      return !decoded.ok() && decoded.status().code() == StatusCode::kPermissionDenied ? 0 : 1;
+    });
+    EXPECT_EQ(testing::WaitExit(pid), 0) << "an unprivileged reader did not get kPermissionDenied";
     return;
   }
   TempDir dir;

@@ -127,9 +127,9 @@ TEST_F(LeaseProcessTest, ARunningBackfillRenewsItsLeasesSoNoneOfThemLapses) {
   BackfillOptions options;
   options.lease_owner = "heartbeat";
   options.lease_seconds = 2;
-  options.max_write_wait_ms = 2500;
-  options.claim_batch = 12;
-  options.workers = 1;
+  options.max_commit_wait_ms = 2500;
+  options.assets_per_lease = 12;
+  options.inference_threads = 1;
   options.decode_threads = 1;
   std::atomic<bool> done{false};
   std::atomic<int64_t> lapsed{0}, observed_leases{0};
@@ -172,8 +172,9 @@ TEST_F(LeaseProcessTest, AKilledBackfillsAssetsComeBackWithinTheShortDefaultLeas
   const std::string db = FreshPostgresDatabase("killed");
   constexpr int kAssets = 16;
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"scan", Library(dir, kAssets).string(), "--db", db})), 0);
-  const pid_t victim = testing::Spawn(FACEFILL_CLI, {"backfill", "-q", "--db", db, "--workers", "1", "--decode-threads",
-                                                     "1", "--claim-batch", "4", "--write-batch", "1"});
+  const pid_t victim =
+      testing::Spawn(FACEFILL_CLI, {"backfill", "-q", "--db", db, "--inference-threads", "1", "--decode-threads", "1",
+                                    "--assets-per-lease", "4", "--assets-per-commit", "1"});
   std::vector<int64_t> orphaned;
   int64_t lease_left = 0;
   auto killed_at = std::chrono::steady_clock::now();
@@ -187,7 +188,7 @@ TEST_F(LeaseProcessTest, AKilledBackfillsAssetsComeBackWithinTheShortDefaultLeas
         "SELECT asset_id, EXTRACT(EPOCH FROM lease_expires_at - now())::BIGINT FROM facefill.scan_status WHERE "
         "lease_owner IS NOT NULL AND status = 'pending' FOR UPDATE");
     if (leased.empty()) continue;
-    kill(victim, SIGKILL);
+    testing::Kill(victim);
     killed_at = std::chrono::steady_clock::now();
     for (const auto& r : leased) {
       orphaned.push_back(r[0].as<int64_t>());

@@ -347,8 +347,7 @@ int TypeCheck(const fs::path& dir, const std::vector<std::pair<std::string, std:
   const std::string command = "node " + (deps / "typescript/bin/tsc").string() +
                               " --noEmit --strict --target es2020 --module commonjs " + (dir / "bodies.ts").string() +
                               " > " + (dir / "tsc.log").string() + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return testing::RunShell(command).exit_code;
 }
 
 // The schema each endpoint's body must satisfy.

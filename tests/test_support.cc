@@ -1,8 +1,6 @@
 // Test helpers: shared-data lookup and temporary files.
 #include "test_support.h"
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -69,29 +67,6 @@ std::vector<uint8_t> ReadBytes(const std::filesystem::path& path) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-pid_t Spawn(const std::string& program, const std::vector<std::string>& args, const fs::path& output) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<std::string> copy = args;
-    std::string name = program;
-    std::vector<char*> argv{name.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int out = output.empty() ? open("/dev/null", O_WRONLY) : open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, STDOUT_FILENO);
-    dup2(out, STDERR_FILENO);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int WaitExit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 const TestServices* Services() {
   static const TestServices* services = []() -> const TestServices* {
     std::ifstream in(FACEFILL_SERVICES_ENV);
@@ -110,18 +85,6 @@ const TestServices* Services() {
     return nullptr;
   }
   return services;
-}
-
-ShellResult RunShell(const std::string& command) {
-  ShellResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return {127, ""};
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
 }
 
 std::string FreshPostgresDatabase(const std::string& name, bool standalone) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "child_process.h"
 #include "facefill/analyzer.h"
 
 namespace facefill::testing {
@@ -50,19 +51,6 @@ const TestServices* Services();
 // A new database on the test server; returns its URL. With `standalone` it holds the service's tables as
 // `--standalone` creates them (a database of facefill's own); otherwise it is empty.
 std::string FreshPostgresDatabase(const std::string& name, bool standalone = true);
-
-// Starts `program` with `args` in a child process, its stdout and stderr to `output` (default: discarded).
-pid_t Spawn(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& output = {});
-// Waits for a child: its exit code, or 128 + the signal that ended it.
-int WaitExit(pid_t pid);
-
-// Runs a shell command line and returns its exit code (as WaitExit) and what it wrote to stdout (add " 2>&1" to
-// the command for stderr too).
-struct ShellResult {
-  int exit_code = 0;
-  std::string out;
-};
-ShellResult RunShell(const std::string& command);
 
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);

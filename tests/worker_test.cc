@@ -3,7 +3,6 @@
 // killed (-9) mid-batch still scan every asset exactly once.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -139,7 +138,7 @@ class PrivateRedis {
   }
   void Stop() {
     if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
+    testing::Kill(pid_);
     testing::WaitExit(pid_);
     pid_ = -1;
   }
@@ -211,8 +210,8 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
   auto worker = [&](const std::string& name) {
     return testing::Spawn(
         FACEFILL_CLI,
-        {"worker", "--db", db, "--queue", redis, "--exit-when-idle", "--worker-id", name, "--workers", "1",
-         "--decode-threads", "1", "--claim-batch", "4", "--lease-seconds", "15", "--visibility-timeout", "5"},
+        {"worker", "--db", db, "--queue", redis, "--exit-when-idle", "--worker-id", name, "--inference-threads", "1",
+         "--decode-threads", "1", "--assets-per-lease", "4", "--lease-seconds", "15", "--visibility-timeout", "5"},
         dir / (name + ".log"));
   };
   pid_t w1 = worker("w1"), w2 = worker("w2"), w3 = worker("w3");
@@ -229,7 +228,7 @@ TEST(WorkerProcessesTest, ThreeWorkersScanA1000ImageCorpusOnceEvenWhenOneIsKille
     auto leased = txn.exec(
         "SELECT asset_id FROM facefill.scan_status WHERE lease_owner = 'w2' AND status = 'pending' FOR UPDATE");
     if (leased.empty()) continue;
-    kill(w2, SIGKILL);
+    testing::Kill(w2);
     for (const auto& r : leased) orphaned.push_back(r[0].as<int64_t>());
   }
   ASSERT_FALSE(orphaned.empty()) << "w2 never held a lease";
@@ -330,10 +329,20 @@ TEST(WorkerProcessesTest, ARedisThatDisappearsStopsTheWorkerCleanly) {
   ASSERT_EQ(testing::WaitExit(
                 testing::Spawn(FACEFILL_CLI, {"scan", (SharedDir() / "images").string(), "--db", db, "--standalone"})),
             0);
-  const std::vector<std::string> worker = {
-      "worker",      "--db",          db,  "--queue",          redis.url(), "--workers",
-      "1",           "--claim-batch", "2", "--decode-threads", "1",         "--exit-when-idle",
-      "--worker-id", "w-redis"};
+  const std::vector<std::string> worker = {"worker",
+                                           "--db",
+                                           db,
+                                           "--queue",
+                                           redis.url(),
+                                           "--inference-threads",
+                                           "1",
+                                           "--assets-per-lease",
+                                           "2",
+                                           "--decode-threads",
+                                           "1",
+                                           "--exit-when-idle",
+                                           "--worker-id",
+                                           "w-redis"};
   ASSERT_EQ(testing::WaitExit(testing::Spawn(FACEFILL_CLI, {"backfill", "--db", db, "--queue", redis.url()})), 0);
   pid_t pid = testing::Spawn(FACEFILL_CLI, worker, dir / "worker.log");
   for (int i = 0; i < 600 && Query(db, "SELECT COUNT(*) FROM facefill.scan_status WHERE status <> 'pending'") < 5;

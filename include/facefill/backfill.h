@@ -16,18 +16,20 @@
 namespace facefill {
 
 struct BackfillOptions {
-  int64_t limit = 0;             // process at most this many pending assets (0: all)
-  int64_t offset = 0;            // skip this many pending assets first
-  float min_confidence = 0.5f;   // drop faces scoring lower (the service's filter)
-  int min_face_size = 20;        // drop faces narrower or shorter than this, in original pixels
-  int batch_size = 16;           // faces per embedder call, gathered across images
-  int decode_threads = 2;        // image decoding threads
-  int workers = 0;               // inference threads, each with its own model scratch; 0: one per core
-  int write_batch = 64;          // assets per catalog transaction (and vector upsert)
-  int max_write_wait_ms = 1000;  // flush a partial batch after this long, so a slow trickle still moves
-  bool sequential = false;       // the old algorithm: one image at a time, faces embedded one by one, commit per asset
-  bool rescan = false;           // also re-detect assets already scanned; matched faces keep their ids
-  bool retry_errors = false;     // also retry assets whose last scan failed
+  int64_t limit = 0;            // process at most this many pending assets (0: all)
+  int64_t offset = 0;           // skip this many pending assets first
+  float min_confidence = 0.5f;  // drop faces scoring lower (the service's filter)
+  int min_face_size = 20;       // drop faces narrower or shorter than this, in original pixels
+  // The words below mean one thing each: a "thread" is a thread of this process (a "worker" is a `facefill worker`
+  // process, never a thread); faces, assets and leases are counted per embedder call, per commit and per lease.
+  int faces_per_call = 16;        // faces per embedder call, gathered across images (--faces-per-call)
+  int decode_threads = 2;         // image decoding threads
+  int inference_threads = 0;      // detect/align/embed threads, each with its own model scratch; 0: one per core
+  int assets_per_commit = 64;     // assets per catalog transaction (and vector upsert)
+  int max_commit_wait_ms = 1000;  // commit a partial batch after this long, so a slow trickle still moves
+  bool sequential = false;        // the old algorithm: one image at a time, faces embedded one by one, commit per asset
+  bool rescan = false;            // also re-detect assets already scanned; matched faces keep their ids
+  bool retry_errors = false;      // also retry assets whose last scan failed
   // Write into a vector store whose vectors another recogniser wrote, or that cannot be checked (the model guard;
   // see model_guard.h). Off: such a store is refused before any image is read.
   bool force_model = false;
@@ -36,10 +38,11 @@ struct BackfillOptions {
   // permission_denied. With no roots at all, nothing is refused.
   std::vector<std::string> library_roots;
   // Catalogs many processes share (PostgreSQL) hand out pending assets as leases, so any number of backfills and
-  // workers can run at once without doing an asset twice; not with rescan or offset, which walk the catalog.
-  std::string lease_owner;  // who holds the leases; empty: this host, process and a random suffix
-  int claim_batch = 8;      // assets per lease
-  // An asset leased but neither committed nor renewed for this long is taken over by another worker. A running
+  // worker processes can run at once without doing an asset twice; not with rescan or offset, which walk the
+  // catalog.
+  std::string lease_owner;   // who holds the leases; empty: this host, process and a random suffix
+  int assets_per_lease = 8;  // assets leased at a time
+  // An asset leased but neither committed nor renewed for this long is taken over by another holder. A running
   // backfill renews its leases every lease_seconds / 3 (a heartbeat), so only a dead holder's leases run out.
   int lease_seconds = 30;
   // When nothing is left to lease but other holders still have live leases, wait for them (committed, or expired
@@ -90,10 +93,10 @@ struct BackfillReport {
 
 using ProgressCallback = std::function<void(const BackfillProgress&)>;
 
-// Runs the backfill. `analyzer` is cloned per worker; `cancel` (may be null) makes the run stop taking new assets,
-// finish and commit what is in flight, and return with report.cancelled. A catalog or vector-store failure stops
-// the run with that error after in-flight work is abandoned (nothing half-written: vectors are upserted before the
-// transaction that records faces and scan status).
+// Runs the backfill. `analyzer` is cloned per inference thread; `cancel` (may be null) makes the run stop taking new
+// assets, finish and commit what is in flight, and return with report.cancelled. A catalog or vector-store failure
+// stops the run with that error after in-flight work is abandoned (nothing half-written: vectors are upserted before
+// the transaction that records faces and scan status).
 Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
                                    const BackfillOptions& options, const std::atomic<bool>* cancel = nullptr,
                                    const ProgressCallback& on_progress = {}, double progress_interval_seconds = 1.0);

@@ -19,7 +19,7 @@ Status FeedClaims(Catalog& catalog, const BackfillOptions& options, const std::s
                   const AssetSink& sink) {
   ClaimRequest request;
   request.owner = owner;
-  request.limit = options.claim_batch;
+  request.limit = options.assets_per_lease;
   request.lease_seconds = options.lease_seconds;
   if (options.retry_errors) {
     request.retry_errors_before =

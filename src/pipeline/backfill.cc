@@ -123,7 +123,8 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
                                     const BackfillOptions& options, const std::string& owner,
                                     const std::atomic<bool>* cancel, const ProgressCallback& on_progress,
                                     double interval) {
-  const int workers = options.workers > 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+  const int inference_threads =
+      options.inference_threads > 0 ? options.inference_threads : std::max(1u, std::thread::hardware_concurrency());
   BackfillReport report;
   StageClock clock;
   const auto start = Clock::now();
@@ -132,8 +133,8 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
 
   // Queue sizes bound memory: at most ~2 decoded images per inference thread wait for inference.
   BoundedQueue<AssetRecord> to_decode(static_cast<size_t>(4 * options.decode_threads));
-  BoundedQueue<pipeline::DecodedAsset> to_infer(static_cast<size_t>(2 * workers));
-  BoundedQueue<ScanOutcome> to_write(static_cast<size_t>(2 * options.write_batch));
+  BoundedQueue<pipeline::DecodedAsset> to_infer(static_cast<size_t>(2 * inference_threads));
+  BoundedQueue<ScanOutcome> to_write(static_cast<size_t>(2 * options.assets_per_commit));
   pipeline::RunControl control([&] {
     to_decode.Close();
     to_infer.Close();
@@ -152,7 +153,7 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
         catalog, options, owner, [&] { return Cancelled(cancel) || control.stopped(); }, &to_decode, &feed_status,
         &threads);
     decode.Start(options.decode_threads, &to_decode, &to_infer, &threads);
-    inference.Start(analyzer, workers, &to_infer, &to_write, &threads);
+    inference.Start(analyzer, inference_threads, &to_infer, &to_write, &threads);
     write_status = pipeline::RunWriterStage(writer, options, progress, &to_write, &control, &report);
     threads.JoinAll();
   }
@@ -160,10 +161,13 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
   FACEFILL_RETURN_IF_ERROR(control.status());
   FACEFILL_RETURN_IF_ERROR(feed_status);
   report.cancelled = Cancelled(cancel);
-  FinishReport(
-      clock,
-      {{"decode", options.decode_threads}, {"detect", workers}, {"align", workers}, {"embed", workers}, {"write", 1}},
-      start, &report);
+  FinishReport(clock,
+               {{"decode", options.decode_threads},
+                {"detect", inference_threads},
+                {"align", inference_threads},
+                {"embed", inference_threads},
+                {"write", 1}},
+               start, &report);
   if (on_progress) on_progress(report.progress);
   return report;
 }
@@ -216,13 +220,13 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
 
 Status BackfillOptions::Validate() const {
   if (limit < 0 || offset < 0) return Status(StatusCode::kInvalidArgument, "limit and offset must be >= 0");
-  if (batch_size < 1) return Status(StatusCode::kInvalidArgument, "batch size must be >= 1");
+  if (faces_per_call < 1) return Status(StatusCode::kInvalidArgument, "faces per call must be >= 1");
   if (decode_threads < 1) return Status(StatusCode::kInvalidArgument, "decode threads must be >= 1");
-  if (workers < 0) return Status(StatusCode::kInvalidArgument, "workers must be >= 0");
-  if (write_batch < 1) return Status(StatusCode::kInvalidArgument, "write batch must be >= 1");
+  if (inference_threads < 0) return Status(StatusCode::kInvalidArgument, "inference threads must be >= 0");
+  if (assets_per_commit < 1) return Status(StatusCode::kInvalidArgument, "assets per commit must be >= 1");
   if (min_face_size < 0) return Status(StatusCode::kInvalidArgument, "min face size must be >= 0");
-  if (claim_batch < 1 || lease_seconds < 1) {
-    return Status(StatusCode::kInvalidArgument, "claim batch and lease seconds must be >= 1");
+  if (assets_per_lease < 1 || lease_seconds < 1) {
+    return Status(StatusCode::kInvalidArgument, "assets per lease and lease seconds must be >= 1");
   }
   return decode.Validate();
 }

@@ -66,7 +66,7 @@ void InferenceStage::InferAll(FaceAnalyzer& analyzer, BoundedQueue<DecodedAsset>
   bool open = true;
   auto flush = [&] {
     Status status =
-        CatchEscapes("embed", [&] { return EmbedInto(analyzer, crops, options_.batch_size, clock_, &held); });
+        CatchEscapes("embed", [&] { return EmbedInto(analyzer, crops, options_.faces_per_call, clock_, &held); });
     if (!status.ok()) {
       for (auto& o : held) {
         if (o.state != ScanState::kError) o = ErrorOutcome(std::move(o.asset), status);
@@ -97,7 +97,7 @@ void InferenceStage::InferAll(FaceAnalyzer& analyzer, BoundedQueue<DecodedAsset>
     if (!status.ok()) crops.resize(crops_before);  // an error outcome has no faces to embed
     item.reset();                                  // free the pixels before waiting for more
     held.push_back(status.ok() ? std::move(outcome) : ErrorOutcome(std::move(outcome.asset), status));
-    if (static_cast<int>(crops.size()) >= options_.batch_size) flush();
+    if (static_cast<int>(crops.size()) >= options_.faces_per_call) flush();
   }
 }
 

@@ -58,7 +58,7 @@ Status RunWriterStage(BatchWriter& writer, const BackfillOptions& options, Progr
   std::vector<ScanOutcome> batch;
   Status write_status;
   auto batch_started = Clock::now();
-  const auto max_wait = std::chrono::milliseconds(options.max_write_wait_ms);
+  const auto max_wait = std::chrono::milliseconds(options.max_commit_wait_ms);
   while (true) {
     bool closed = false;
     auto outcome = in->PopFor(std::chrono::milliseconds(100), &closed);
@@ -66,7 +66,7 @@ Status RunWriterStage(BatchWriter& writer, const BackfillOptions& options, Progr
       if (batch.empty()) batch_started = Clock::now();
       batch.push_back(std::move(*outcome));
     }
-    const bool due = static_cast<int>(batch.size()) >= options.write_batch ||
+    const bool due = static_cast<int>(batch.size()) >= options.assets_per_commit ||
                      (!batch.empty() && Clock::now() - batch_started >= max_wait) || closed;
     if (due && write_status.ok()) {
       write_status = CatchEscapes("writer", [&] { return writer.Write(&batch, report); });

@@ -54,9 +54,9 @@ class ProgressTicker {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Runs the writer stage on the calling thread until `in` is closed and drained: batches of write_batch outcomes,
-// or fewer after max_write_wait_ms. A failed write (or a progress callback that throws) stops the run through
-// `control`, commits nothing more, and is returned.
+// Runs the writer stage on the calling thread until `in` is closed and drained: batches of assets_per_commit
+// outcomes, or fewer after max_commit_wait_ms. A failed write (or a progress callback that throws) stops the run
+// through `control`, commits nothing more, and is returned.
 Status RunWriterStage(BatchWriter& writer, const BackfillOptions& options, ProgressTicker& progress,
                       BoundedQueue<ScanOutcome>* in, RunControl* control, BackfillReport* report);
 

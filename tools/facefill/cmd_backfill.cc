@@ -261,7 +261,7 @@ int Run(BackfillFlags& flags) {
   if (!analyzer) return kExitUsage;
   const bool terminal = isatty(STDERR_FILENO) && !flags.quiet && !flags.json;
   // On a terminal, commits come at least every 250 ms so the count moves steadily rather than in write batches.
-  if (terminal) flags.options.max_write_wait_ms = std::min(flags.options.max_write_wait_ms, 250);
+  if (terminal) flags.options.max_commit_wait_ms = std::min(flags.options.max_commit_wait_ms, 250);
   ProgressCallback progress;
   if (!flags.quiet) progress = ProgressPrinter(terminal);
   auto report =

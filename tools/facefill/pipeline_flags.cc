@@ -1,20 +1,42 @@
 // Pipeline flags -> BackfillOptions.
 #include "pipeline_flags.h"
 
+#include <string>
+
 namespace facefill::cli {
+namespace {
+
+// The flag's earlier name, still accepted but not listed in --help; giving both names is an error.
+void AddHiddenAlias(CLI::App* app, CLI::Option* flag, const std::string& old_name, int* value) {
+  app->add_option(old_name, *value, "Earlier name of " + flag->get_name())->group("")->excludes(flag);
+}
+
+}  // namespace
 
 void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
-  app->add_option("--batch-size", o->batch_size, "Faces per embedder call")->capture_default_str();
+  // "worker" names a `facefill worker` process and "batch" nothing: these say what they count.
+  auto* faces =
+      app->add_option("--faces-per-call", o->faces_per_call, "Faces per embedder call, gathered across images")
+          ->capture_default_str();
+  AddHiddenAlias(app, faces, "--batch-size", &o->faces_per_call);
   app->add_option("--decode-threads", o->decode_threads, "Image decoding threads")->capture_default_str();
-  app->add_option("--workers", o->workers, "Inference threads (0: one per core)")->capture_default_str();
-  app->add_option("--write-batch", o->write_batch, "Assets per transaction")->capture_default_str();
+  auto* threads = app->add_option("--inference-threads", o->inference_threads,
+                                  "Detect/align/embed threads in this process (0: one per core)")
+                      ->capture_default_str();
+  AddHiddenAlias(app, threads, "--workers", &o->inference_threads);
+  auto* commit =
+      app->add_option("--assets-per-commit", o->assets_per_commit, "Assets per catalog transaction (and vector write)")
+          ->capture_default_str();
+  AddHiddenAlias(app, commit, "--write-batch", &o->assets_per_commit);
   app->add_option("--max-pixels", o->decode.max_pixels, "Refuse larger images")->capture_default_str();
   app->add_option("--max-file-size", o->decode.max_file_bytes, "Refuse larger files (bytes)")->capture_default_str();
   app->add_option("--decode-scale", o->decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")
       ->capture_default_str();
   app->add_option("--library-root", o->library_roots,
                   "Read only files inside these folders (in addition to the roots `scan` recorded)");
-  app->add_option("--claim-batch", o->claim_batch, "Shared catalogs: assets leased at a time")->capture_default_str();
+  auto* lease = app->add_option("--assets-per-lease", o->assets_per_lease, "Shared catalogs: assets leased at a time")
+                    ->capture_default_str();
+  AddHiddenAlias(app, lease, "--claim-batch", &o->assets_per_lease);
   app->add_option("--lease-seconds", o->lease_seconds,
                   "Shared catalogs: a running holder renews its leases every third of this; the assets of one that "
                   "stops (killed) are taken over by others after this long")
