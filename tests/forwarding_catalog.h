@@ -43,6 +43,7 @@ class ForwardingCatalog : public Catalog {
   Result<int64_t> CountLiveLeases() override { return inner_.CountLiveLeases(); }
   Result<std::vector<LeaseHolder>> LiveLeases() override { return inner_.LiveLeases(); }
   bool IsServiceDatabase() const override { return inner_.IsServiceDatabase(); }
+  bool WritesVectors() const override { return inner_.WritesVectors(); }
 
  protected:
   Catalog& inner_;

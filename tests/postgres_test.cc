@@ -253,6 +253,7 @@ TEST_F(PostgresBackendTest, PgvectorTop5EqualsExactSearch) {
 TEST_F(PostgresBackendTest, PgvectorTakesTheModelsDimensionAndRefusesAnother) {
   Stores pg = Open(*pg_url_);
   ASSERT_TRUE(pg.vectors->WrittenByCatalog());
+  ASSERT_TRUE(pg.catalog->WritesVectors()) << "the default vectors of facefill's own database are pgvector";
   EXPECT_TRUE(pg.vectors->Prepare(512).ok());
   Status other = pg.vectors->Prepare(128);
   ASSERT_FALSE(other.ok());

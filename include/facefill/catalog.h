@@ -87,6 +87,9 @@ class Catalog {
 
   // True for the image-search service's own database: its rows are the service's, facefill adds face rows only.
   virtual bool IsServiceDatabase() const { return false; }
+  // True when the catalog writes each face's vector itself, in the transaction of its face rows (pgvector, opened
+  // through OpenStores): the vector store then only reads them (VectorStore::WrittenByCatalog).
+  virtual bool WritesVectors() const { return false; }
 
   // Faces currently stored for these assets (for keeping ids on rescan).
   virtual Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) = 0;
@@ -143,9 +146,6 @@ class Catalog {
 };
 
 struct CatalogOptions {
-  // PostgreSQL only: also store each face's embedding in facefill.face_vectors (pgvector), written in the same
-  // transaction as the face rows (`--vectors pgvector`).
-  bool pgvector = false;
   // PostgreSQL only: on a database without the image-search service's schema, create its image_assets,
   // face_instances and persons tables exactly as its migrations do (`--standalone`). Without it such a database is
   // refused, so facefill never takes the place of the service's migrations by accident.

@@ -51,7 +51,7 @@ class VectorStore {
 //                                 service's QDRANT_URL form) is accepted too, with the collection "faces".
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url);
 
-// True when `url` (with this catalog) means pgvector, which the catalog itself must write (CatalogOptions::pgvector).
+// True when `url` (with this catalog) means pgvector, whose vectors the catalog itself writes (see OpenStores).
 bool UsesPgvector(const std::string& url, const std::string& catalog_url);
 
 }  // namespace facefill

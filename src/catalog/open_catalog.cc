@@ -14,8 +14,15 @@ bool IsPostgresUrl(const std::string& url) {
 }
 
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options) {
-  if (IsPostgresUrl(url)) return OpenPostgresCatalog(LibpqUrl(url), options);
-  if (options.pgvector) return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db)");
+  return OpenCatalog(url, options, PgvectorWrites::kNo);
+}
+
+Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options,
+                                             PgvectorWrites pgvector) {
+  if (IsPostgresUrl(url)) return OpenPostgresCatalog(LibpqUrl(url), options, pgvector);
+  if (pgvector != PgvectorWrites::kNo) {
+    return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db)");
+  }
   if (const auto scheme = url.find("://"); scheme != std::string::npos && url.rfind("sqlite://", 0) != 0) {
     return Status(StatusCode::kInvalidArgument, "unsupported scheme '" + url.substr(0, scheme) + "' in catalog URL " +
                                                     RedactUrl(url) +

@@ -1,6 +1,7 @@
 // pgvector: the face vectors in the PostgreSQL catalog's own database (facefill.face_vectors, HNSW cosine index),
 // created on first use with the model's dimension. The catalog writes them in the same transaction as the face rows
-// (CatalogOptions::pgvector), so this store says it is written by the catalog and refuses upserts of its own.
+// (Catalog::WritesVectors, set up by OpenStores), so this store says it is written by the catalog and refuses upserts
+// of its own.
 #include <nlohmann/json.hpp>
 
 #include "../catalog/pg_session.h"
