@@ -16,9 +16,9 @@
 #include <regex>
 #include <set>
 
+#include "core/landmarks_json.h"
 #include "facefill/align.h"
 #include "facefill/image.h"
-#include "facefill/landmarks_json.h"
 #include "facefill/stores.h"
 #include "fake_qdrant.h"
 #include "test_support.h"

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../core/landmarks_json.h"
 #include "../service/service_schema.h"
 #include "catalog_backends.h"
-#include "facefill/landmarks_json.h"
 #include "pg_session.h"
 
 namespace facefill {

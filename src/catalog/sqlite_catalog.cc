@@ -1,10 +1,10 @@
 // The embedded catalog: the image-search service's image_assets and face_instances tables plus facefill's own
 // scan status, in one SQLite file, with versioned migrations.
 
+#include "../core/landmarks_json.h"
 #include "../sqlite/sqlite_db.h"
 #include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
-#include "facefill/landmarks_json.h"
 #include "sqlite_face_rows.h"
 
 namespace facefill {
