@@ -21,7 +21,9 @@ class ForwardingCatalog : public Catalog {
   Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& ids) override {
     return inner_.FacesByPointIds(ids);
   }
-  Result<std::vector<std::string>> AllPointIds() override { return inner_.AllPointIds(); }
+  Result<IdPage> ListPointIds(const std::string& cursor, int limit) override {
+    return inner_.ListPointIds(cursor, limit);
+  }
   Result<std::vector<StoredFace>> SampleFaces(int limit) override { return inner_.SampleFaces(limit); }
   Result<std::optional<std::string>> VectorModel(const std::string& store) override {
     return inner_.VectorModel(store);

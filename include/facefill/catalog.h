@@ -117,8 +117,11 @@ class Catalog {
 
   // Faces by their vector id (qdrant_point_id), for search results.
   virtual Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) = 0;
-  // Every face's vector id, sorted.
-  virtual Result<std::vector<std::string>> AllPointIds() = 0;
+  // Every face's vector id in ascending byte order, at most `limit` a page: start with the cursor "", then pass
+  // each page's `next` until it is empty. Memory holds one page, however many faces there are.
+  virtual Result<IdPage> ListPointIds(const std::string& cursor, int limit) = 0;
+  // Every face's vector id, sorted (every page at once).
+  virtual Result<std::vector<std::string>> AllPointIds();
   // Up to `limit` faces with landmarks (and their asset path), for checking which model wrote stored vectors.
   virtual Result<std::vector<StoredFace>> SampleFaces(int limit) = 0;
   // Assets marked done whose stored face count differs from their face rows.

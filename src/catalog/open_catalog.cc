@@ -1,6 +1,7 @@
 // OpenCatalog: the backend by URL scheme; the defaults of the optional (distributed-claim) operations.
 #include <filesystem>
 
+#include "../core/id_pages.h"
 #include "../sqlite/sqlite_url.h"
 #include "catalog_backends.h"
 #include "facefill/service_settings.h"
@@ -40,6 +41,10 @@ Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const Catal
 
 Result<std::vector<AssetRecord>> Catalog::Claim(const ClaimRequest&) {
   return Status(StatusCode::kInvalidArgument, "this catalog does not support distributed claims");
+}
+
+Result<std::vector<std::string>> Catalog::AllPointIds() {
+  return ReadAllPages([this](const std::string& cursor, int limit) { return ListPointIds(cursor, limit); });
 }
 
 Status Catalog::ReleaseLeases(const std::string&) { return Status::Ok(); }

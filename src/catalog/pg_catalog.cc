@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../core/id_pages.h"
 #include "../core/landmarks_json.h"
 #include "../service/service_schema.h"
 #include "catalog_backends.h"
@@ -459,9 +460,20 @@ class PostgresCatalog final : public Catalog {
                 ReadFace);
   }
 
-  Result<std::vector<std::string>> AllPointIds() override {
-    return Rows(session_->Query("SELECT COALESCE(qdrant_point_id, id)::text AS p FROM face_instances ORDER BY p"),
-                FirstColumn<std::string>);
+  // qdrant_point_id is NOT NULL and unique (so indexed) in the service's schema: each page is an index range, in
+  // uuid order, which is the order of their lower-case text.
+  Result<IdPage> ListPointIds(const std::string& cursor, int limit) override {
+    auto ids = cursor.empty()
+                   ? Rows(session_->Query("SELECT qdrant_point_id::text FROM face_instances ORDER BY qdrant_point_id "
+                                          "LIMIT $1",
+                                          limit),
+                          FirstColumn<std::string>)
+                   : Rows(session_->Query("SELECT qdrant_point_id::text FROM face_instances WHERE qdrant_point_id > "
+                                          "$2::uuid ORDER BY qdrant_point_id LIMIT $1",
+                                          limit, cursor),
+                          FirstColumn<std::string>);
+    if (!ids.ok()) return ids.status();
+    return KeysetPage(std::move(ids).value(), limit);
   }
 
   Result<std::vector<StoredFace>> SampleFaces(int limit) override {

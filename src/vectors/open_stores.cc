@@ -1,11 +1,16 @@
 // OpenVectorStore and OpenStores: backends by URL.
 #include "../catalog/catalog_backends.h"
+#include "../core/id_pages.h"
 #include "facefill/service_settings.h"
 #include "facefill/stores.h"
 #include "facefill/url.h"
 #include "vector_backends.h"
 
 namespace facefill {
+
+Result<std::vector<std::string>> VectorStore::AllIds() {
+  return ReadAllPages([this](const std::string& cursor, int limit) { return ListIds(cursor, limit); });
+}
 
 bool UsesPgvector(const std::string& url, const std::string& catalog_url) {
   return url == "pgvector" || ((url.empty() || url == "local") && IsPostgresUrl(catalog_url));
