@@ -63,7 +63,10 @@ Planted StoreFacesWithTwoDifferences(Stores& stores) {
     face.embedding.assign(kDimension, 0.0f);
     face.embedding[asset.id % kDimension] = 1.0f;
     faces.push_back(face);
-    outcomes.push_back({.asset = asset, .faces = {face}});
+    ScanOutcome outcome;
+    outcome.asset = asset;
+    outcome.faces = {face};
+    outcomes.push_back(std::move(outcome));
   }
   EXPECT_TRUE(stores.catalog->CommitScans(outcomes, "test", "", nullptr).ok());
   FaceRecord orphan = faces.back();
