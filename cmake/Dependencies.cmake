@@ -19,7 +19,8 @@ pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
-# cpp-httplib (Debian's libcpp-httplib-dev, a compiled library): `facefill serve`.
+# cpp-httplib (Debian's libcpp-httplib-dev, a compiled library and its header): `facefill serve` and the tests'
+# loopback Qdrant.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 set(FACEFILL_DEPS_DIR "${PROJECT_SOURCE_DIR}/.deps" CACHE PATH "Folder that scripts/setup.sh fills")

@@ -1,11 +1,11 @@
-// FakeQdrant: a blocking HTTP/1.1 server (keep-alive, Content-Length bodies) on 127.0.0.1, one thread per connection.
+// FakeQdrant: cpp-httplib's server on 127.0.0.1 (keep-alive, a thread per connection) in front of an in-memory
+// Qdrant.
 #include "fake_qdrant.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <regex>
@@ -20,126 +20,27 @@ using nlohmann::json;
 json Ok(json result) { return {{"result", std::move(result)}, {"status", "ok"}, {"time", 0.0001}}; }
 json Error(const std::string& message) { return {{"status", {{"error", message}}}, {"time", 0.0001}}; }
 
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Status";
-  }
-}
-
-bool SendAll(int fd, const std::string& data) {
-  size_t sent = 0;
-  while (sent < data.size()) {
-    ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads one request; false when the peer closed or sent garbage.
-bool ReadRequest(int fd, std::string* buffer, RecordedRequest* out) {
-  size_t header_end;
-  while ((header_end = buffer->find("\r\n\r\n")) == std::string::npos) {
-    char chunk[65536];
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    buffer->append(chunk, static_cast<size_t>(n));
-  }
-  std::string head = buffer->substr(0, header_end);
-  size_t line_end = head.find("\r\n");
-  std::string request_line = head.substr(0, line_end);
-  size_t sp1 = request_line.find(' '), sp2 = request_line.rfind(' ');
-  if (sp1 == std::string::npos || sp2 <= sp1) return false;
-  out->method = request_line.substr(0, sp1);
-  out->target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-  out->headers.clear();
-  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-  while (pos < head.size()) {
-    size_t end = head.find("\r\n", pos);
-    if (end == std::string::npos) end = head.size();
-    std::string line = head.substr(pos, end - pos);
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-      std::string value = line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(' '));
-      out->headers[name] = value;
-    }
-    pos = end + 2;
-  }
-  size_t length = out->headers.count("content-length") ? std::stoul(out->headers["content-length"]) : 0;
-  size_t body_start = header_end + 4;
-  while (buffer->size() < body_start + length) {
-    char chunk[65536];
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    buffer->append(chunk, static_cast<size_t>(n));
-  }
-  out->body = buffer->substr(body_start, length);
-  buffer->erase(0, body_start + length);
-  return true;
-}
-
 std::string IdText(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
 }  // namespace
 
-FakeQdrant::FakeQdrant(std::string api_key) : api_key_(std::move(api_key)) {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
-  listen(listen_fd_, 64);
-  acceptor_ = std::thread([this] {
-    while (!stopping_) {
-      int fd = accept(listen_fd_, nullptr, nullptr);
-      if (fd < 0) break;
-      std::lock_guard lock(mutex_);
-      if (stopping_) {
-        close(fd);
-        break;
-      }
-      open_fds_.push_back(fd);
-      connections_.emplace_back([this, fd] { Serve(fd); });
-    }
-  });
+FakeQdrant::FakeQdrant(std::string api_key)
+    : api_key_(std::move(api_key)), server_(std::make_unique<httplib::Server>()) {
+  // Enough threads that the client's parallel requests (and its idle keep-alive connections) never queue.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(32); };
+  server_->set_keep_alive_timeout(1);
+  const httplib::Server::Handler serve = [this](const httplib::Request& request, httplib::Response& response) {
+    Serve(request, response);
+  };
+  server_->Get(".*", serve).Put(".*", serve).Post(".*", serve).Delete(".*", serve);
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  listener_ = std::thread([this] { server_->listen_after_bind(); });
+  while (port_ > 0 && !server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 FakeQdrant::~FakeQdrant() {
-  stopping_ = true;
-  shutdown(listen_fd_, SHUT_RDWR);
-  close(listen_fd_);
-  acceptor_.join();
-  std::vector<std::thread> connections;
-  {
-    std::lock_guard lock(mutex_);
-    for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);
-    connections.swap(connections_);
-  }
-  for (auto& t : connections) t.join();
+  server_->stop();
+  listener_.join();
 }
 
 std::string FakeQdrant::url(const std::string& collection, const std::string& query) const {
@@ -201,41 +102,40 @@ std::vector<std::string> FakeQdrant::PointIds(const std::string& name) {
   return ids;
 }
 
-void FakeQdrant::Serve(int fd) {
-  std::string buffer;
+void FakeQdrant::Serve(const httplib::Request& http, httplib::Response& response) {
   RecordedRequest request;
-  while (!stopping_ && ReadRequest(fd, &buffer, &request)) {
-    std::optional<Fault> fault;
-    {
-      std::lock_guard lock(mutex_);
-      requests_.push_back(request);
-      for (auto it = faults_.begin(); it != faults_.end(); ++it) {
-        if (request.target.find(it->match) != std::string::npos) {
-          fault = *it;
-          faults_.erase(it);
-          break;
-        }
+  request.method = http.method;
+  request.target = http.target;
+  for (const auto& [name, value] : http.headers) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    request.headers[lower] = value;
+  }
+  request.body = http.body;
+  std::optional<Fault> fault;
+  {
+    std::lock_guard lock(mutex_);
+    requests_.push_back(request);
+    for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+      if (request.target.find(it->match) != std::string::npos) {
+        fault = *it;
+        faults_.erase(it);
+        break;
       }
     }
-    Answer answer;
-    if (fault && fault->kind == Fault::Kind::kDrop) break;  // close without answering
-    if (fault && fault->kind == Fault::Kind::kDelay) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
-    }
-    if (fault && fault->kind == Fault::Kind::kStatus) {
-      answer = {fault->status, Error("injected failure")};
-    } else {
-      answer = Handle(request);
-    }
-    const std::string body = answer.body.dump();
-    const std::string response =
-        "HTTP/1.1 " + std::to_string(answer.status) + " " + Reason(answer.status) +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (!SendAll(fd, response)) break;
   }
-  close(fd);
-  std::lock_guard lock(mutex_);
-  open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), fd), open_fds_.end());
+  if (fault && fault->kind == Fault::Kind::kDrop) {
+    // A body promised and never sent: httplib closes the connection when the provider gives up.
+    response.set_content_provider(1, "application/json", [](size_t, size_t, httplib::DataSink&) { return false; });
+    return;
+  }
+  if (fault && fault->kind == Fault::Kind::kDelay) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(fault->delay_ms));
+  }
+  const Answer answer =
+      fault && fault->kind == Fault::Kind::kStatus ? Answer{fault->status, Error("injected failure")} : Handle(request);
+  response.status = answer.status;
+  response.set_content(answer.body.dump(), "application/json");
 }
 
 FakeQdrant::Answer FakeQdrant::Handle(const RecordedRequest& r) {

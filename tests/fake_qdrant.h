@@ -1,15 +1,22 @@
-// A loopback HTTP server that answers as Qdrant does (its REST API for one unnamed-vector collection, in memory),
-// records every request, and can be told to misbehave: an error status, a slow answer, a dropped connection.
+// A loopback HTTP server (cpp-httplib) that answers as Qdrant does (its REST API for one unnamed-vector collection,
+// in memory), records every request, and can be told to misbehave: an error status, a slow answer, a dropped
+// connection.
 #pragma once
 
-#include <atomic>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace facefill::testing {
 
@@ -27,6 +34,8 @@ struct Fault {
   std::string match;
   int status = 503;  // kStatus
   int delay_ms = 0;  // kDelay: answer normally after this long
+  // kDrop: the connection is closed once the status line and headers are sent, before the body (cpp-httplib cannot
+  // close a connection without answering; to the client both are a failed transfer), and the request is not applied.
 };
 
 class FakeQdrant {
@@ -64,17 +73,14 @@ class FakeQdrant {
     nlohmann::json body;
   };
 
-  void Serve(int fd);
+  void Serve(const httplib::Request& http, httplib::Response& response);
   Answer Handle(const RecordedRequest& request);
 
   std::string api_key_;
-  int listen_fd_ = -1;
+  std::unique_ptr<httplib::Server> server_;
   int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
+  std::thread listener_;
   std::mutex mutex_;
-  std::vector<std::thread> connections_;
-  std::vector<int> open_fds_;
   std::deque<Fault> faults_;
   std::vector<RecordedRequest> requests_;
   std::map<std::string, Collection> collections_;

@@ -40,7 +40,7 @@ class FaultyVectorStore final : public VectorStore {
   Result<std::vector<VectorMatch>> Search(const Embedding& q, int k, float m) override {
     return inner_.Search(q, k, m);
   }
-  Result<std::vector<std::string>> AllIds() override { return inner_.AllIds(); }
+  Result<IdPage> ListIds(const std::string& cursor, int limit) override { return inner_.ListIds(cursor, limit); }
   Result<int64_t> Count() override { return inner_.Count(); }
   std::string Describe() const override { return "faulty " + inner_.Describe(); }
 

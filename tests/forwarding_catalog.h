@@ -21,7 +21,9 @@ class ForwardingCatalog : public Catalog {
   Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& ids) override {
     return inner_.FacesByPointIds(ids);
   }
-  Result<std::vector<std::string>> AllPointIds() override { return inner_.AllPointIds(); }
+  Result<IdPage> ListPointIds(const std::string& cursor, int limit) override {
+    return inner_.ListPointIds(cursor, limit);
+  }
   Result<std::vector<StoredFace>> SampleFaces(int limit) override { return inner_.SampleFaces(limit); }
   Result<std::optional<std::string>> VectorModel(const std::string& store) override {
     return inner_.VectorModel(store);
@@ -43,6 +45,7 @@ class ForwardingCatalog : public Catalog {
   Result<int64_t> CountLiveLeases() override { return inner_.CountLiveLeases(); }
   Result<std::vector<LeaseHolder>> LiveLeases() override { return inner_.LiveLeases(); }
   bool IsServiceDatabase() const override { return inner_.IsServiceDatabase(); }
+  bool WritesVectors() const override { return inner_.WritesVectors(); }
 
  protected:
   Catalog& inner_;

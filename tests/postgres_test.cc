@@ -253,6 +253,7 @@ TEST_F(PostgresBackendTest, PgvectorTop5EqualsExactSearch) {
 TEST_F(PostgresBackendTest, PgvectorTakesTheModelsDimensionAndRefusesAnother) {
   Stores pg = Open(*pg_url_);
   ASSERT_TRUE(pg.vectors->WrittenByCatalog());
+  ASSERT_TRUE(pg.catalog->WritesVectors()) << "the default vectors of facefill's own database are pgvector";
   EXPECT_TRUE(pg.vectors->Prepare(512).ok());
   Status other = pg.vectors->Prepare(128);
   ASSERT_FALSE(other.ok());
@@ -261,6 +262,32 @@ TEST_F(PostgresBackendTest, PgvectorTakesTheModelsDimensionAndRefusesAnother) {
       << other.message();
   std::vector<FaceRecord> one(1);
   EXPECT_FALSE(pg.vectors->Upsert({&one[0]}).ok()) << "its vectors are written by the catalog's commit";
+}
+
+// `check` pages through the PostgreSQL catalog and pgvector: with three ids a page it still finds a face whose
+// vector was moved to another id, and the two vectors that have no face.
+TEST_F(PostgresBackendTest, CheckPagesThroughPgvectorAndFindsPlantedDifferences) {
+  Stores pg = Open(*pg_url_);
+  pqxx::connection conn(*pg_url_);
+  pqxx::nontransaction txn(conn);
+  ASSERT_GT(txn.exec1("SELECT COUNT(*) FROM facefill.face_vectors")[0].as<int64_t>(), 6);
+  const std::string face =
+      txn.exec1("SELECT face_id::text FROM facefill.face_vectors ORDER BY face_id OFFSET 4 LIMIT 1")[0]
+          .as<std::string>();
+  const std::string moved = "00000000-0000-4000-8000-000000000001";
+  const std::string orphan = "ffffffff-0000-4000-8000-000000000002";
+  txn.exec_params(
+      "INSERT INTO facefill.face_vectors(face_id, asset_id, embedding) SELECT $2::uuid, asset_id, embedding FROM "
+      "facefill.face_vectors WHERE face_id = $1::uuid",
+      face, orphan);
+  txn.exec_params("UPDATE facefill.face_vectors SET face_id = $2::uuid WHERE face_id = $1::uuid", face, moved);
+  auto report = CheckConsistency(*pg.catalog, *pg.vectors, {.page_size = 3});
+  // Put the suite's database back before asserting: the other cases read it.
+  txn.exec_params("UPDATE facefill.face_vectors SET face_id = $1::uuid WHERE face_id = $2::uuid", face, moved);
+  txn.exec_params("DELETE FROM facefill.face_vectors WHERE face_id = $1::uuid", orphan);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->faces_without_vectors, std::vector<std::string>{face});
+  EXPECT_EQ(report->vectors_without_faces, (std::vector<std::string>{moved, orphan}));
 }
 
 TEST_F(PostgresBackendTest, CheckIsCleanAndASecondRunAddsNothing) {

@@ -16,9 +16,10 @@
 #include <regex>
 #include <set>
 
+#include "core/landmarks_json.h"
 #include "facefill/align.h"
 #include "facefill/image.h"
-#include "facefill/landmarks_json.h"
+#include "facefill/stores.h"
 #include "fake_qdrant.h"
 #include "test_support.h"
 
@@ -341,6 +342,22 @@ TEST_F(ServiceDatabaseTest, ScanBackfillAndRescanKeepTheServicesDataAndItsSchema
   EXPECT_GT(QueryInt(txn, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'facefill'"), 0);
   EXPECT_EQ(QueryInt(txn, "SELECT COUNT(*) FROM pg_extension WHERE extname = 'vector'"), 0)
       << "pgvector only when asked for";
+}
+
+// The catalog, opened once, decides where the default vectors go: on the service's database its Qdrant collection
+// (the catalog writes none), pgvector only when asked for by name.
+TEST_F(ServiceDatabaseTest, TheDefaultVectorsOfTheServicesDatabaseAreItsCollection) {
+  auto stores = OpenStores(url_, "");
+  ASSERT_TRUE(stores.ok()) << stores.status().ToString();
+  EXPECT_TRUE(stores->catalog->IsServiceDatabase());
+  EXPECT_FALSE(stores->catalog->WritesVectors());
+  EXPECT_FALSE(stores->vectors->WrittenByCatalog());
+  EXPECT_NE(stores->vectors->Describe().find("Qdrant collection 'faces'"), std::string::npos)
+      << stores->vectors->Describe();
+  auto pgvector = OpenStores(url_, "pgvector");
+  ASSERT_TRUE(pgvector.ok()) << pgvector.status().ToString();
+  EXPECT_TRUE(pgvector->catalog->WritesVectors());
+  EXPECT_TRUE(pgvector->vectors->WrittenByCatalog());
 }
 
 TEST_F(ServiceDatabaseTest, TheModelGuardRefusesAnotherModelsCollectionBeforeReadingAnImage) {

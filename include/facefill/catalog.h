@@ -87,6 +87,9 @@ class Catalog {
 
   // True for the image-search service's own database: its rows are the service's, facefill adds face rows only.
   virtual bool IsServiceDatabase() const { return false; }
+  // True when the catalog writes each face's vector itself, in the transaction of its face rows (pgvector, opened
+  // through OpenStores): the vector store then only reads them (VectorStore::WrittenByCatalog).
+  virtual bool WritesVectors() const { return false; }
 
   // Faces currently stored for these assets (for keeping ids on rescan).
   virtual Result<std::map<int64_t, std::vector<StoredFace>>> FacesOfAssets(const std::vector<int64_t>& asset_ids) = 0;
@@ -114,8 +117,11 @@ class Catalog {
 
   // Faces by their vector id (qdrant_point_id), for search results.
   virtual Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) = 0;
-  // Every face's vector id, sorted.
-  virtual Result<std::vector<std::string>> AllPointIds() = 0;
+  // Every face's vector id in ascending byte order, at most `limit` a page: start with the cursor "", then pass
+  // each page's `next` until it is empty. Memory holds one page, however many faces there are.
+  virtual Result<IdPage> ListPointIds(const std::string& cursor, int limit) = 0;
+  // Every face's vector id, sorted (every page at once).
+  virtual Result<std::vector<std::string>> AllPointIds();
   // Up to `limit` faces with landmarks (and their asset path), for checking which model wrote stored vectors.
   virtual Result<std::vector<StoredFace>> SampleFaces(int limit) = 0;
   // Assets marked done whose stored face count differs from their face rows.
@@ -143,9 +149,6 @@ class Catalog {
 };
 
 struct CatalogOptions {
-  // PostgreSQL only: also store each face's embedding in facefill.face_vectors (pgvector), written in the same
-  // transaction as the face rows (`--vectors pgvector`).
-  bool pgvector = false;
   // PostgreSQL only: on a database without the image-search service's schema, create its image_assets,
   // face_instances and persons tables exactly as its migrations do (`--standalone`). Without it such a database is
   // refused, so facefill never takes the place of the service's migrations by accident.

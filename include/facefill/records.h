@@ -56,6 +56,12 @@ struct StoredFace {
   std::optional<FiveLandmarks> landmarks;
 };
 
+// A page of ids in ascending byte order (UUIDs as lower-case text), and where the next page starts.
+struct IdPage {
+  std::vector<std::string> ids;
+  std::string next;  // the cursor that asks for the next page; empty when this page is the last
+};
+
 // The result of processing one asset: its faces, or why it failed.
 struct ScanOutcome {
   AssetRecord asset;

@@ -44,8 +44,20 @@ struct ConsistencyReport {
   }
 };
 
-// Compares the catalog with the vector store. With fix: deletes orphan vectors and marks the assets of faces
-// without vectors (and of missing faces) for rescanning, so the next backfill rewrites them.
+struct ConsistencyOptions {
+  // Delete orphan vectors and mark the assets of faces without vectors (and of missing faces) for rescanning, so
+  // the next backfill rewrites them.
+  bool fix = false;
+  // Ids read per request from each side: memory holds a page of each (and the differences found), however large
+  // the stores.
+  int page_size = 1000;
+
+  Status Validate() const;
+};
+
+// Compares the catalog with the vector store, reading both id listings in order a page at a time.
+Result<ConsistencyReport> CheckConsistency(Catalog& catalog, VectorStore& vectors, const ConsistencyOptions& options);
+// The same with the default page size.
 Result<ConsistencyReport> CheckConsistency(Catalog& catalog, VectorStore& vectors, bool fix);
 
 }  // namespace facefill

@@ -35,7 +35,11 @@ class VectorStore {
   virtual Result<std::map<std::string, Embedding>> Fetch(const std::vector<std::string>& point_ids) = 0;
   // The k most similar vectors with similarity >= min_similarity, best first.
   virtual Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) = 0;
-  virtual Result<std::vector<std::string>> AllIds() = 0;
+  // Every id in ascending byte order, at most `limit` a page: start with the cursor "", then pass each page's
+  // `next` until it is empty. Memory holds one page, however large the store.
+  virtual Result<IdPage> ListIds(const std::string& cursor, int limit) = 0;
+  // Every id, sorted (every page at once).
+  virtual Result<std::vector<std::string>> AllIds();
   virtual Result<int64_t> Count() = 0;
   virtual std::string Describe() const = 0;
   // True when the catalog writes these vectors in its own transaction (pgvector): the backfill then leaves
@@ -51,7 +55,7 @@ class VectorStore {
 //                                 service's QDRANT_URL form) is accepted too, with the collection "faces".
 Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, const std::string& catalog_url);
 
-// True when `url` (with this catalog) means pgvector, which the catalog itself must write (CatalogOptions::pgvector).
+// True when `url` (with this catalog) means pgvector, whose vectors the catalog itself writes (see OpenStores).
 bool UsesPgvector(const std::string& url, const std::string& catalog_url);
 
 }  // namespace facefill

@@ -31,9 +31,8 @@ using WorkerLog = std::function<void(const std::string&)>;
 Result<WorkerReport> RunWorker(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,
                                const WorkerOptions& options, const std::atomic<bool>* stop, const WorkerLog& log = {});
 
-// A job's parameters: the options that change what is stored (filters, retry) and the model pack id.
+// A job's parameters (for JobQueue::Enqueue): the options that change what is stored (filters, retry) and the
+// model pack id. A worker running another model pack refuses the job.
 std::string JobParamsJson(const BackfillOptions& options, const std::string& model_id);
-// Applies a job's parameters to `options`; an error when the job was queued for another model pack.
-Status ApplyJobParams(const std::string& params_json, const std::string& model_id, BackfillOptions* options);
 
 }  // namespace facefill

@@ -1,6 +1,7 @@
 // OpenCatalog: the backend by URL scheme; the defaults of the optional (distributed-claim) operations.
 #include <filesystem>
 
+#include "../core/id_pages.h"
 #include "../sqlite/sqlite_url.h"
 #include "catalog_backends.h"
 #include "facefill/service_settings.h"
@@ -14,8 +15,15 @@ bool IsPostgresUrl(const std::string& url) {
 }
 
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options) {
-  if (IsPostgresUrl(url)) return OpenPostgresCatalog(LibpqUrl(url), options);
-  if (options.pgvector) return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db)");
+  return OpenCatalog(url, options, PgvectorWrites::kNo);
+}
+
+Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const CatalogOptions& options,
+                                             PgvectorWrites pgvector) {
+  if (IsPostgresUrl(url)) return OpenPostgresCatalog(LibpqUrl(url), options, pgvector);
+  if (pgvector != PgvectorWrites::kNo) {
+    return Status(StatusCode::kInvalidArgument, "pgvector needs a PostgreSQL catalog (--db)");
+  }
   if (const auto scheme = url.find("://"); scheme != std::string::npos && url.rfind("sqlite://", 0) != 0) {
     return Status(StatusCode::kInvalidArgument, "unsupported scheme '" + url.substr(0, scheme) + "' in catalog URL " +
                                                     RedactUrl(url) +
@@ -33,6 +41,10 @@ Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& url, const Catal
 
 Result<std::vector<AssetRecord>> Catalog::Claim(const ClaimRequest&) {
   return Status(StatusCode::kInvalidArgument, "this catalog does not support distributed claims");
+}
+
+Result<std::vector<std::string>> Catalog::AllPointIds() {
+  return ReadAllPages([this](const std::string& cursor, int limit) { return ListPointIds(cursor, limit); });
 }
 
 Status Catalog::ReleaseLeases(const std::string&) { return Status::Ok(); }

@@ -7,9 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../core/id_pages.h"
+#include "../core/landmarks_json.h"
 #include "../service/service_schema.h"
 #include "catalog_backends.h"
-#include "facefill/landmarks_json.h"
 #include "pg_session.h"
 
 namespace facefill {
@@ -131,8 +132,8 @@ size_t CharacterCount(const std::string& text) {
 
 class PostgresCatalog final : public Catalog {
  public:
-  PostgresCatalog(std::unique_ptr<pg::Session> session, CatalogOptions options)
-      : session_(std::move(session)), options_(options) {}
+  PostgresCatalog(std::unique_ptr<pg::Session> session, CatalogOptions options, PgvectorWrites pgvector)
+      : session_(std::move(session)), options_(options), pgvector_choice_(pgvector) {}
 
   Status Migrate() {
     return session_->Transact([&](pqxx::work& txn) -> Status {
@@ -141,6 +142,8 @@ class PostgresCatalog final : public Catalog {
       auto kind = service::RecogniseOrCreate(txn, options_.standalone);
       if (!kind.ok()) return kind.status();
       kind_ = *kind;
+      writes_vectors_ = pgvector_choice_ == PgvectorWrites::kYes ||
+                        (pgvector_choice_ == PgvectorWrites::kUnlessServiceDatabase && !IsServiceDatabase());
       path_limit_ = service::PathLimit(txn);
       txn.exec("CREATE SCHEMA IF NOT EXISTS facefill");
       txn.exec(kMoveLegacyTables);
@@ -162,6 +165,7 @@ class PostgresCatalog final : public Catalog {
   }
 
   bool IsServiceDatabase() const override { return kind_ == service::DatabaseKind::kService; }
+  bool WritesVectors() const override { return writes_vectors_; }
 
   Status UpsertAssets(const std::vector<AssetRecord>& assets, ScanCounts* counts) override {
     if (assets.empty()) return Status::Ok();
@@ -332,7 +336,7 @@ class PostgresCatalog final : public Catalog {
                     {"landmarks", LandmarksJson(f.landmarks)},
                     {"detection_confidence", f.detection_confidence},
                     {"quality_score", f.quality_score}};
-          if (options_.pgvector) j["embedding"] = f.embedding;
+          if (writes_vectors_) j["embedding"] = f.embedding;
           faces.push_back(std::move(j));
         }
       }
@@ -345,7 +349,7 @@ class PostgresCatalog final : public Catalog {
                  ArrayLiteral(removed))) {
           deleted.push_back(row[0].as<std::string>());
         }
-        if (options_.pgvector && !deleted.empty()) {
+        if (writes_vectors_ && !deleted.empty()) {
           txn.exec_params("DELETE FROM facefill.face_vectors WHERE face_id = ANY($1::uuid[])", ArrayLiteral(deleted));
         }
       }
@@ -361,7 +365,7 @@ class PostgresCatalog final : public Catalog {
             "excluded.bbox_h, landmarks = excluded.landmarks, detection_confidence = excluded.detection_confidence, "
             "quality_score = excluded.quality_score, updated_at = now()",
             faces.dump());
-        if (options_.pgvector) {
+        if (writes_vectors_) {
           txn.exec_params(
               "INSERT INTO facefill.face_vectors(face_id, asset_id, embedding) SELECT x.point_id, x.asset_id, "
               "x.embedding::text::vector FROM json_to_recordset($1::json) AS x(point_id uuid, asset_id int, embedding "
@@ -456,9 +460,20 @@ class PostgresCatalog final : public Catalog {
                 ReadFace);
   }
 
-  Result<std::vector<std::string>> AllPointIds() override {
-    return Rows(session_->Query("SELECT COALESCE(qdrant_point_id, id)::text AS p FROM face_instances ORDER BY p"),
-                FirstColumn<std::string>);
+  // qdrant_point_id is NOT NULL and unique (so indexed) in the service's schema: each page is an index range, in
+  // uuid order, which is the order of their lower-case text.
+  Result<IdPage> ListPointIds(const std::string& cursor, int limit) override {
+    auto ids = cursor.empty()
+                   ? Rows(session_->Query("SELECT qdrant_point_id::text FROM face_instances ORDER BY qdrant_point_id "
+                                          "LIMIT $1",
+                                          limit),
+                          FirstColumn<std::string>)
+                   : Rows(session_->Query("SELECT qdrant_point_id::text FROM face_instances WHERE qdrant_point_id > "
+                                          "$2::uuid ORDER BY qdrant_point_id LIMIT $1",
+                                          limit, cursor),
+                          FirstColumn<std::string>);
+    if (!ids.ok()) return ids.status();
+    return KeysetPage(std::move(ids).value(), limit);
   }
 
   Result<std::vector<StoredFace>> SampleFaces(int limit) override {
@@ -557,16 +572,19 @@ class PostgresCatalog final : public Catalog {
  private:
   std::unique_ptr<pg::Session> session_;
   CatalogOptions options_;
+  PgvectorWrites pgvector_choice_;
   service::DatabaseKind kind_ = service::DatabaseKind::kStandalone;
-  int path_limit_ = 0;  // image_assets.path's length in characters (0: unlimited)
+  bool writes_vectors_ = false;  // pgvector_choice_ on this kind of database, decided by Migrate
+  int path_limit_ = 0;           // image_assets.path's length in characters (0: unlimited)
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url, const CatalogOptions& options) {
+Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url, const CatalogOptions& options,
+                                                     PgvectorWrites pgvector) {
   auto session = pg::Session::Open(url);
   if (!session.ok()) return session.status();
-  auto catalog = std::make_unique<PostgresCatalog>(std::move(session).value(), options);
+  auto catalog = std::make_unique<PostgresCatalog>(std::move(session).value(), options, pgvector);
   FACEFILL_RETURN_IF_ERROR(catalog->Migrate());
   return std::unique_ptr<Catalog>(std::move(catalog));
 }

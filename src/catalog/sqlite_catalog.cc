@@ -1,10 +1,11 @@
 // The embedded catalog: the image-search service's image_assets and face_instances tables plus facefill's own
 // scan status, in one SQLite file, with versioned migrations.
 
+#include "../core/id_pages.h"
+#include "../core/landmarks_json.h"
 #include "../sqlite/sqlite_db.h"
 #include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
-#include "facefill/landmarks_json.h"
 #include "sqlite_face_rows.h"
 
 namespace facefill {
@@ -94,6 +95,10 @@ CREATE TABLE IF NOT EXISTS facefill_people_state (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+)sql",
+    // `check` reads vector ids a page at a time (ListPointIds): each page is a range of this index.
+    R"sql(
+CREATE INDEX IF NOT EXISTS face_instances_point_id ON face_instances(COALESCE(qdrant_point_id, id));
 )sql",
 };
 
@@ -300,9 +305,17 @@ class SqliteCatalog final : public Catalog {
     return ReadStoredFaces(&*stmt);
   }
 
-  Result<std::vector<std::string>> AllPointIds() override {
+  Result<IdPage> ListPointIds(const std::string& cursor, int limit) override {
     std::lock_guard lock(db_->mutex());
-    return Strings("SELECT COALESCE(qdrant_point_id, id) AS p FROM face_instances ORDER BY p");
+    auto stmt = db_->Prepare(std::string("SELECT COALESCE(qdrant_point_id, id) FROM face_instances") +
+                             (cursor.empty() ? "" : " WHERE COALESCE(qdrant_point_id, id) > ?2") +
+                             " ORDER BY COALESCE(qdrant_point_id, id) LIMIT ?1");
+    if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, int64_t{limit});
+    if (!cursor.empty()) stmt->Bind(2, cursor);
+    std::vector<std::string> ids;
+    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { ids.push_back(stmt->Text(0)); }));
+    return KeysetPage(std::move(ids), limit);
   }
 
   Result<std::vector<StoredFace>> SampleFaces(int limit) override {

@@ -1,7 +1,7 @@
 // StoredFaceAt and ReadStoredFaces: face rows of the SQLite catalog as StoredFace.
 #include "sqlite_face_rows.h"
 
-#include "facefill/landmarks_json.h"
+#include "../core/landmarks_json.h"
 
 namespace facefill {
 

@@ -52,7 +52,7 @@ class IndexedVectorStore final : public VectorStore {
     return index->Search(query, top_k, min_similarity);
   }
 
-  Result<std::vector<std::string>> AllIds() override { return exact_->AllIds(); }
+  Result<IdPage> ListIds(const std::string& cursor, int limit) override { return exact_->ListIds(cursor, limit); }
   Result<int64_t> Count() override { return exact_->Count(); }
   std::string Describe() const override { return exact_->Describe() + " (HNSW index)"; }
 

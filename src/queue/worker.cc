@@ -19,6 +19,9 @@ std::string JobParamsJson(const BackfillOptions& o, const std::string& model_id)
       .dump();
 }
 
+namespace {
+
+// Applies a job's parameters to `o`; an error when the job was queued for another model pack.
 Status ApplyJobParams(const std::string& params_json, const std::string& model_id, BackfillOptions* o) {
   auto j = nlohmann::json::parse(params_json, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return Status(StatusCode::kInvalidArgument, "job parameters are not a JSON object");
@@ -36,8 +39,6 @@ Status ApplyJobParams(const std::string& params_json, const std::string& model_i
   }
   return o->Validate();
 }
-
-namespace {
 
 // Runs one job on this worker until it is finished, cancelled, or the worker is stopped.
 Status WorkOnJob(JobQueue& queue, Catalog& catalog, VectorStore& vectors, FaceAnalyzer& analyzer,

@@ -1,11 +1,16 @@
 // OpenVectorStore and OpenStores: backends by URL.
 #include "../catalog/catalog_backends.h"
+#include "../core/id_pages.h"
 #include "facefill/service_settings.h"
 #include "facefill/stores.h"
 #include "facefill/url.h"
 #include "vector_backends.h"
 
 namespace facefill {
+
+Result<std::vector<std::string>> VectorStore::AllIds() {
+  return ReadAllPages([this](const std::string& cursor, int limit) { return ListIds(cursor, limit); });
+}
 
 bool UsesPgvector(const std::string& url, const std::string& catalog_url) {
   return url == "pgvector" || ((url.empty() || url == "local") && IsPostgresUrl(catalog_url));
@@ -27,17 +32,17 @@ Result<std::unique_ptr<VectorStore>> OpenVectorStore(const std::string& url, con
 }
 
 Result<Stores> OpenStores(const std::string& catalog_url, const std::string& vectors_url, CatalogOptions options) {
-  options.pgvector = UsesPgvector(vectors_url, catalog_url) && IsPostgresUrl(catalog_url);
+  PgvectorWrites pgvector = PgvectorWrites::kNo;
+  if (UsesPgvector(vectors_url, catalog_url) && IsPostgresUrl(catalog_url)) {
+    pgvector = vectors_url == "pgvector" ? PgvectorWrites::kYes : PgvectorWrites::kUnlessServiceDatabase;
+  }
   Stores stores;
-  auto catalog = OpenCatalog(catalog_url, options);
+  auto catalog = OpenCatalog(catalog_url, options, pgvector);
   if (!catalog.ok()) return catalog.status();
   std::string vectors_to_open = vectors_url;
-  if ((*catalog)->IsServiceDatabase() && vectors_url != "pgvector" && UsesPgvector(vectors_url, catalog_url)) {
-    // The service reads vectors only from its Qdrant collection: that is where they go unless pgvector is asked
-    // for by name.
-    options.pgvector = false;
-    catalog = OpenCatalog(catalog_url, options);
-    if (!catalog.ok()) return catalog.status();
+  if (pgvector == PgvectorWrites::kUnlessServiceDatabase && !(*catalog)->WritesVectors()) {
+    // The catalog found the service's database, whose vectors are read only from its Qdrant collection: they go
+    // there unless pgvector is asked for by name.
     vectors_to_open = ServiceSettings{}.VectorStoreUrl();  // the service's defaults: its `faces` collection
   }
   stores.catalog = std::move(catalog).value();

@@ -1,9 +1,11 @@
 // pgvector: the face vectors in the PostgreSQL catalog's own database (facefill.face_vectors, HNSW cosine index),
 // created on first use with the model's dimension. The catalog writes them in the same transaction as the face rows
-// (CatalogOptions::pgvector), so this store says it is written by the catalog and refuses upserts of its own.
+// (Catalog::WritesVectors, set up by OpenStores), so this store says it is written by the catalog and refuses upserts
+// of its own.
 #include <nlohmann/json.hpp>
 
 #include "../catalog/pg_session.h"
+#include "../core/id_pages.h"
 #include "vector_backends.h"
 
 namespace facefill {
@@ -89,12 +91,22 @@ class PgvectorStore final : public VectorStore {
     return matches;
   }
 
-  Result<std::vector<std::string>> AllIds() override {
+  // Pages of the primary key, in uuid order (the order of their lower-case text).
+  Result<IdPage> ListIds(const std::string& cursor, int limit) override {
     auto exists = Exists();
     if (!exists.ok()) return exists.status();
-    if (!*exists) return std::vector<std::string>{};
-    return pg::Rows(session_->Query("SELECT face_id::text FROM facefill.face_vectors ORDER BY face_id"),
-                    pg::FirstColumn<std::string>);
+    if (!*exists) return IdPage{};
+    auto ids =
+        cursor.empty()
+            ? pg::Rows(
+                  session_->Query("SELECT face_id::text FROM facefill.face_vectors ORDER BY face_id LIMIT $1", limit),
+                  pg::FirstColumn<std::string>)
+            : pg::Rows(session_->Query("SELECT face_id::text FROM facefill.face_vectors WHERE face_id > $2::uuid "
+                                       "ORDER BY face_id LIMIT $1",
+                                       limit, cursor),
+                       pg::FirstColumn<std::string>);
+    if (!ids.ok()) return ids.status();
+    return KeysetPage(std::move(ids).value(), limit);
   }
 
   Result<int64_t> Count() override {

@@ -136,22 +136,25 @@ class QdrantStore final : public VectorStore {
     return qdrant::ParseQueryResult(*result);
   }
 
-  Result<std::vector<std::string>> AllIds() override {
-    std::lock_guard lock(mutex_);
-    std::vector<std::string> ids;
+  // Qdrant scrolls in id order (UUIDs by value: the order of their lower-case text); the cursor is its
+  // next_page_offset as JSON.
+  Result<IdPage> ListIds(const std::string& cursor, int limit) override {
     std::optional<json> offset;
-    do {
-      auto result = Request(*clients_[0], "POST", Collection() + "/points/scroll", qdrant::ScrollBody(1000, offset));
-      if (!result.ok()) {
-        if (IsMissingCollection(result.status())) return ids;
-        return result.status();
-      }
-      auto page = qdrant::ParseScrollResult(*result);
-      if (!page.ok()) return page.status();
-      ids.insert(ids.end(), page->ids.begin(), page->ids.end());
-      offset = page->next;
-    } while (offset);
-    std::sort(ids.begin(), ids.end());
+    if (!cursor.empty()) {
+      offset = json::parse(cursor, nullptr, /*allow_exceptions=*/false);
+      if (offset->is_discarded()) return Status(StatusCode::kInvalidArgument, "not a Qdrant scroll cursor: " + cursor);
+    }
+    std::lock_guard lock(mutex_);
+    auto result = Request(*clients_[0], "POST", Collection() + "/points/scroll", qdrant::ScrollBody(limit, offset));
+    if (!result.ok()) {
+      if (IsMissingCollection(result.status())) return IdPage{};
+      return result.status();
+    }
+    auto page = qdrant::ParseScrollResult(*result);
+    if (!page.ok()) return page.status();
+    IdPage ids;
+    ids.ids = std::move(page->ids);
+    if (page->next) ids.next = page->next->dump();
     return ids;
   }
 

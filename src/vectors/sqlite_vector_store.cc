@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <queue>
 
+#include "../core/id_pages.h"
 #include "../sqlite/sqlite_db.h"
 #include "../sqlite/sqlite_url.h"
 #include "vector_backends.h"
@@ -103,13 +104,16 @@ class SqliteVectorStore final : public VectorStore {
     return matches;
   }
 
-  Result<std::vector<std::string>> AllIds() override {
+  Result<IdPage> ListIds(const std::string& cursor, int limit) override {
     std::lock_guard lock(db_->mutex());
-    auto stmt = db_->Prepare("SELECT face_id FROM facefill_face_vectors ORDER BY face_id");
+    auto stmt = db_->Prepare(std::string("SELECT face_id FROM facefill_face_vectors") +
+                             (cursor.empty() ? "" : " WHERE face_id > ?2") + " ORDER BY face_id LIMIT ?1");
     if (!stmt.ok()) return stmt.status();
+    stmt->Bind(1, int64_t{limit});
+    if (!cursor.empty()) stmt->Bind(2, cursor);
     std::vector<std::string> ids;
     FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { ids.push_back(stmt->Text(0)); }));
-    return ids;
+    return KeysetPage(std::move(ids), limit);
   }
 
   Result<int64_t> Count() override {

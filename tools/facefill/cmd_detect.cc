@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "core/landmarks_json.h"
 #include "facefill/backfill.h"
 #include "facefill/image.h"
-#include "facefill/landmarks_json.h"
 #include "model_flags.h"
 
 namespace facefill::cli {

@@ -1,5 +1,5 @@
 // Landmarks as the image-search service stores them (and `facefill detect --json` prints them):
-// {"left_eye": [x, y], ..., "mouth_right": [x, y]}. Header-only; users link nlohmann-json themselves.
+// {"left_eye": [x, y], ..., "mouth_right": [x, y]}. The catalogs' serialisation, not part of the library's API.
 #pragma once
 
 #include <nlohmann/json.hpp>
