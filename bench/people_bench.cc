@@ -15,6 +15,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <set>
 
 #include "facefill/catalog.h"
@@ -32,6 +33,7 @@ using nlohmann::json;
 struct Flags {
   int64_t faces = 100000;
   int64_t identities = 0;
+  double effective_dimension = SyntheticFacesOptions{}.effective_dimension;
   uint64_t seed = 42;
   std::string db;  // default: a fresh file in the temporary folder, removed afterwards
   bool exact_reference = false;
@@ -88,6 +90,25 @@ std::vector<int32_t> StoredLabels(const std::string& path, const std::vector<std
   return labels;
 }
 
+// Mean and spread of the cosine between faces of different people, on 20,000 random pairs (the shared photos with
+// the default pack: mean 0.03, standard deviation 0.087).
+json DifferentPersonCosine(const SyntheticFaces& faces) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int64_t> pick(0, faces.vectors.rows() - 1);
+  double sum = 0, squares = 0;
+  int pairs = 0;
+  while (pairs < 20000) {
+    const int64_t a = pick(rng), b = pick(rng);
+    if (faces.identity[a] == faces.identity[b]) continue;
+    const double c = Dot(faces.vectors.row(a).data(), faces.vectors.row(b).data(), faces.vectors.dimension);
+    sum += c;
+    squares += c * c;
+    ++pairs;
+  }
+  const double mean = sum / pairs;
+  return {{"mean", mean}, {"std", std::sqrt(std::max(0.0, squares / pairs - mean * mean))}};
+}
+
 // recall@10 of the index against brute force over the stored vectors, and its latency, on held-out faces.
 // The first ids.size() faces are stored; a query that is itself stored is left out of its own results.
 std::optional<json> MeasureSearch(FaceIndex& index, const SyntheticFaces& faces, const std::vector<std::string>& ids,
@@ -142,6 +163,7 @@ int SearchOnly(const Flags& flags, const std::vector<int>& ef_list) {
   synthetic.faces = flags.faces + flags.incremental;
   synthetic.identities = flags.identities > 0 ? flags.identities : flags.faces / 20;
   synthetic.seed = flags.seed;
+  synthetic.effective_dimension = flags.effective_dimension;
   const SyntheticFaces faces = GenerateSyntheticFaces(synthetic);
   std::vector<std::string> ids;
   sqlite3* db = nullptr;
@@ -184,10 +206,13 @@ int Run(const Flags& flags) {
   synthetic.faces = flags.faces + flags.incremental;
   synthetic.identities = flags.identities > 0 ? flags.identities : flags.faces / 20;
   synthetic.seed = flags.seed;
+  synthetic.effective_dimension = flags.effective_dimension;
   auto start = std::chrono::steady_clock::now();
   const SyntheticFaces faces = GenerateSyntheticFaces(synthetic);
   out["identities"] = faces.identities;
+  out["effective_dimension"] = flags.effective_dimension;
   out["generate_seconds"] = Seconds(start);
+  out["different_person_cosine"] = DifferentPersonCosine(faces);
 
   const fs::path db_path = flags.db.empty()
                                ? fs::temp_directory_path() / fmt::format("facefill-people-bench-{}.db", ::getpid())
@@ -329,6 +354,9 @@ int main(int argc, char** argv) {
   app.add_option("--faces", flags.faces, "Faces stored")->capture_default_str();
   app.add_option("--identities", flags.identities, "Identities (0: faces / 20)")->capture_default_str();
   app.add_option("--seed", flags.seed, "Generator seed")->capture_default_str();
+  app.add_option("--effective-dimension", flags.effective_dimension,
+                 "Spread of the synthetic vectors over the dimensions (0: isotropic 512-d)")
+      ->capture_default_str();
   app.add_option("--db", flags.db, "Catalog file to (re)create and keep (default: a temporary one)");
   app.add_flag("--exact-reference", flags.exact_reference, "Also cluster on the exact k-NN graph (brute force)");
   app.add_option("--queries", flags.queries, "Search queries for recall@10 and latency")->capture_default_str();

@@ -35,15 +35,18 @@ class UnionFind {
   std::vector<int64_t> parent_;
 };
 
-// The distance at which a merge happens, as the density lambda = 1 / distance (0 for components joined at
-// infinity; duplicates at distance 0 get a large finite lambda so stabilities stay finite).
-double Lambda(float distance) {
-  if (std::isinf(distance)) return 0.0;
-  return distance > 0 ? 1.0 / distance : 1e12;
+// The distance at which a merge happens, as the density lambda = 1 / distance; duplicates at distance 0 get a large
+// finite lambda so stabilities stay finite. Components joined at infinity (no link within max_edge_distance) merge
+// at `floor` = 1 / max_edge_distance, as if every longer distance were clipped to it: nothing is known beyond the
+// cut, so a component is born there. (Born at lambda 0 instead, a component would outweigh any split inside it, and
+// two people joined by one weak link would be kept together whenever the graph happened to hold that link.)
+double Lambda(float distance, double floor) {
+  if (std::isinf(distance)) return floor;
+  return distance > 0 ? std::max(floor, 1.0 / distance) : 1e12;
 }
 
 // From the edges of a spanning tree (n - 1 of them, sorted by weight) to cluster labels.
-HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, int min_cluster_size) {
+HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, int min_cluster_size, double floor) {
   HdbscanResult result;
   result.labels.assign(n, -1);
   if (n < 2) return result;
@@ -66,7 +69,7 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
   }
   // Condensed tree. Cluster 0 is the root; clusters are numbered in breadth-first order, so parents come first.
   std::vector<int64_t> cluster_parent{-1};
-  std::vector<double> cluster_birth{0.0};
+  std::vector<double> cluster_birth{floor};
   std::vector<double> stability{0.0};
   std::vector<int64_t> point_cluster(n, 0);  // the cluster each point falls out of
   std::vector<double> point_lambda(n, 0.0);  // and when
@@ -91,11 +94,11 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
   for (size_t head = 0; head < queue.size(); ++head) {
     const auto [node, cluster] = queue[head];
     if (node < n) {  // a single point that stayed in its cluster to the end (min_cluster_size 1 only)
-      fall_out(node, cluster, Lambda(0));
+      fall_out(node, cluster, Lambda(0, floor));
       continue;
     }
     const int64_t e = node - n;
-    const double lambda = Lambda(height[e]);
+    const double lambda = Lambda(height[e], floor);
     const int64_t l = left[e], r = right[e];
     const bool l_big = size[l] >= min_cluster_size, r_big = size[r] >= min_cluster_size;
     if (l_big && r_big) {
@@ -145,14 +148,14 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
   }
   for (int64_t p = 0; p < n; ++p) {
     // A point joined to others only at infinite distance (no link within max_edge_distance) is noise.
-    const int64_t o = point_lambda[p] > 0 ? owner[point_cluster[p]] : -1;
+    const int64_t o = point_lambda[p] > floor ? owner[point_cluster[p]] : -1;
     result.labels[p] = o >= 0 ? label_of[o] : -1;
   }
   return result;
 }
 
 // Kruskal over `edges` (sorted here); the components left are chained at infinite distance.
-HdbscanResult FromEdges(int64_t n, std::vector<Edge> edges, int min_cluster_size) {
+HdbscanResult FromEdges(int64_t n, std::vector<Edge> edges, int min_cluster_size, double floor) {
   std::sort(edges.begin(), edges.end(), [](const Edge& x, const Edge& y) { return x.weight < y.weight; });
   UnionFind sets(n);
   std::vector<Edge> tree;
@@ -174,7 +177,7 @@ HdbscanResult FromEdges(int64_t n, std::vector<Edge> edges, int min_cluster_size
       tree.push_back({first_root, static_cast<int32_t>(i), kInfinity});
     }
   }
-  HdbscanResult result = LabelsFromSpanningTree(n, tree, min_cluster_size);
+  HdbscanResult result = LabelsFromSpanningTree(n, tree, min_cluster_size, floor);
   result.forest_components = components;
   return result;
 }
@@ -208,7 +211,7 @@ Result<HdbscanResult> HdbscanFromGraph(const KnnGraph& graph, const HdbscanOptio
       edges.push_back({static_cast<int32_t>(i), other, std::max({graph.distances[i * k + j], core[i], core[other]})});
     }
   }
-  return FromEdges(n, std::move(edges), options.min_cluster_size);
+  return FromEdges(n, std::move(edges), options.min_cluster_size, 1.0 / options.max_edge_distance);
 }
 
 Result<HdbscanResult> HdbscanExact(const VectorMatrix& vectors, const HdbscanOptions& options, int threads) {
@@ -251,7 +254,7 @@ Result<HdbscanResult> HdbscanExact(const VectorMatrix& vectors, const HdbscanOpt
     current = next;
   }
   std::sort(tree.begin(), tree.end(), [](const Edge& x, const Edge& y) { return x.weight < y.weight; });
-  HdbscanResult result = LabelsFromSpanningTree(n, tree, options.min_cluster_size);
+  HdbscanResult result = LabelsFromSpanningTree(n, tree, options.min_cluster_size, 1.0 / options.max_edge_distance);
   result.forest_components = n > 0 ? 1 : 0;
   for (const Edge& e : tree) result.forest_components += std::isinf(e.weight) ? 1 : 0;
   return result;

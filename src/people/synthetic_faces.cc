@@ -20,12 +20,38 @@ void Normalise(float* v, int dimension) {
   for (int i = 0; i < dimension; ++i) v[i] *= scale;
 }
 
-std::vector<float> RandomUnit(std::mt19937_64& rng, int dimension) {
+// A random unit vector whose coordinate j has spread scale[j] before normalising.
+std::vector<float> RandomUnit(std::mt19937_64& rng, const std::vector<float>& scale) {
   std::normal_distribution<float> normal;
+  const int dimension = static_cast<int>(scale.size());
   std::vector<float> v(dimension);
-  for (auto& x : v) x = normal(rng);
+  for (int j = 0; j < dimension; ++j) v[j] = normal(rng) * scale[j];
   Normalise(v.data(), dimension);
   return v;
+}
+
+// Coordinate spreads with variances exp(-j / tau), tau chosen so that the participation ratio (sum of variances)^2 /
+// sum of squared variances equals `effective_dimension`: two independent vectors then have cosine spread about
+// 1 / sqrt(effective_dimension). 0 or at least `dimension`: all equal (isotropic).
+std::vector<float> CoordinateScales(int dimension, double effective_dimension) {
+  std::vector<float> scale(dimension, 1.0f);
+  if (effective_dimension <= 0 || effective_dimension >= dimension) return scale;
+  auto ratio = [&](double tau) {
+    double sum = 0, squares = 0;
+    for (int j = 0; j < dimension; ++j) {
+      const double variance = std::exp(-j / tau);
+      sum += variance;
+      squares += variance * variance;
+    }
+    return sum * sum / squares;
+  };
+  double low = 0.01, high = 1e6;  // the ratio grows with tau
+  for (int i = 0; i < 100; ++i) {
+    const double mid = std::sqrt(low * high);
+    (ratio(mid) < effective_dimension ? low : high) = mid;
+  }
+  for (int j = 0; j < dimension; ++j) scale[j] = static_cast<float>(std::exp(-j / low / 2));
+  return scale;
 }
 
 }  // namespace
@@ -33,12 +59,13 @@ std::vector<float> RandomUnit(std::mt19937_64& rng, int dimension) {
 SyntheticFaces GenerateSyntheticFaces(const SyntheticFacesOptions& options) {
   std::mt19937_64 rng(options.seed);
   const int d = options.dimension;
+  const std::vector<float> scale = CoordinateScales(d, options.effective_dimension);
   const int64_t identities = options.identities > 0 ? options.identities : std::max<int64_t>(1, options.faces / 20);
   // Centres; a look-alike's centre is cos * other + sin * fresh direction.
   std::vector<std::vector<float>> centres;
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   for (int64_t i = 0; i < identities; ++i) {
-    auto centre = RandomUnit(rng, d);
+    auto centre = RandomUnit(rng, scale);
     if (i > 0 && unit(rng) < options.look_alike_share) {
       const auto& other = centres[static_cast<size_t>(unit(rng) * double(i)) % centres.size()];
       const float c = static_cast<float>(options.look_alike_cosine), s = std::sqrt(1 - c * c);
@@ -75,7 +102,7 @@ SyntheticFaces GenerateSyntheticFaces(const SyntheticFacesOptions& options) {
     for (int64_t f = 0; f < size[i]; ++f, ++row) {
       const double t = same(rng);
       const float a = static_cast<float>(std::sqrt(t)), b = static_cast<float>(std::sqrt(1 - t));
-      auto noise = RandomUnit(rng, d);
+      auto noise = RandomUnit(rng, scale);
       float* v = out.vectors.values.data() + row * d;
       for (int j = 0; j < d; ++j) v[j] = a * centres[i][j] + b * noise[j];
       Normalise(v, d);
