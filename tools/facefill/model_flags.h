@@ -17,6 +17,7 @@ struct ModelFlags {
   float score_threshold = 0.5f;
   int max_faces = 1000;  // per image; the largest and most central are kept
   int threads = -1;      // -1: auto (see EffectiveThreads)
+  bool tight_input = false;
 };
 
 void AddModelFlags(CLI::App* app, ModelFlags* flags);
