@@ -22,7 +22,6 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "facefill/align.h"
 #include "facefill/analyzer.h"
 #include "facefill/backfill.h"
 #include "facefill/corpus.h"
@@ -223,16 +222,16 @@ json Ceiling(FaceAnalyzer& analyzer, const Sample& s, const DecodeOptions& decod
     double t1 = ThreadCpuSeconds();
     decode_cpu += t1 - t0;
     if (!image.ok()) continue;
-    auto dets = analyzer.detector().Detect(image->bgr);
+    auto dets = analyzer.Detect(image->bgr);
     double t2 = ThreadCpuSeconds();
     detect_cpu += t2 - t1;
     std::vector<cv::Mat> crops;
     for (const auto& d : *dets) {
-      if (d.score >= 0.5f) crops.push_back(AlignFace(image->bgr, d.landmarks, analyzer.embedder().input_size()));
+      if (d.score >= 0.5f) crops.push_back(analyzer.Align(image->bgr, d.landmarks));
     }
     double t3 = ThreadCpuSeconds();
     align_cpu += t3 - t2;
-    if (!crops.empty()) (void)analyzer.embedder().Embed(crops);
+    if (!crops.empty()) (void)analyzer.Embed(crops);
     embed_cpu += ThreadCpuSeconds() - t3;
     faces += static_cast<int64_t>(crops.size());
     decoded->push_back(image->bgr.clone());  // kept for inference-only; the timed buffer is freed and reused

@@ -19,6 +19,8 @@ pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+# cpp-httplib (Debian's libcpp-httplib-dev, a compiled library): `facefill serve`.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 set(FACEFILL_DEPS_DIR "${PROJECT_SOURCE_DIR}/.deps" CACHE PATH "Folder that scripts/setup.sh fills")
 set(ONNXRUNTIME_ROOT "${FACEFILL_DEPS_DIR}/onnxruntime" CACHE PATH "ONNX Runtime include/ and lib/")
@@ -30,8 +32,18 @@ set_target_properties(onnxruntime::onnxruntime PROPERTIES
   IMPORTED_LOCATION "${ONNXRUNTIME_ROOT}/lib/libonnxruntime.so.1"
   IMPORTED_SONAME "libonnxruntime.so.1"
   INTERFACE_INCLUDE_DIRECTORIES "${ONNXRUNTIME_ROOT}/include")
-# Installed binaries find ONNX Runtime beside the staged copy as well as in the build tree.
-set(CMAKE_INSTALL_RPATH "${ONNXRUNTIME_ROOT}/lib")
+# ONNX Runtime's GPU build (scripts/setup.sh --gpu) is a superset of the CPU build with the same C API: binaries look
+# for it first, so installing it (before or after building) is all a GPU host needs. Sanitizer builds turn it off.
+set(ONNXRUNTIME_GPU_ROOT "${FACEFILL_DEPS_DIR}/onnxruntime-gpu" CACHE PATH "ONNX Runtime GPU build's lib/")
+option(FACEFILL_GPU_RUNTIME "Load ONNX Runtime's GPU build in preference when it is installed" ON)
+if(FACEFILL_GPU_RUNTIME)
+  set(CMAKE_INSTALL_RPATH "${ONNXRUNTIME_GPU_ROOT}/lib;${ONNXRUNTIME_ROOT}/lib")
+else()
+  set(CMAKE_INSTALL_RPATH "${ONNXRUNTIME_ROOT}/lib")
+endif()
+# Built and installed binaries carry the same RUNPATH: CMake otherwise pads the build tree's with ':' to make room
+# for the install one, and an empty entry makes the loader search the current directory first of all.
+set(CMAKE_BUILD_WITH_INSTALL_RPATH ON)
 
 set(FACEFILL_DEFAULT_MODELS_DIR "${FACEFILL_DEPS_DIR}/models/faceplugin" CACHE PATH
     "Default model pack (fetched by scripts/setup.sh)")

@@ -14,7 +14,7 @@ if [ -n "${missing:-}" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
 fi
 build="$root/build-fuzz"
-CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEFILL_FUZZ=ON \
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFACEFILL_FUZZ=ON -DFACEFILL_GPU_RUNTIME=OFF \
   -DFACEFILL_SANITIZE=address,undefined -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target fuzz_decode fuzz_onnx_graph fuzz_url fuzz_qdrant_response \
   fuzz_redis_reply fuzz_make_seeds

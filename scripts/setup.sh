@@ -2,7 +2,18 @@
 # Installs everything facefill needs on Debian 12, idempotently: apt packages (with PostgreSQL 15 and Redis 7 for
 # the tests), pgvector built from Debian source, ONNX Runtime (C/C++), the default model pack and sample photos from
 # the npm registry, and the Qdrant OpenAPI types with TypeScript for the contract tests, each verified by SHA-256.
+# `--gpu` also installs ONNX Runtime's GPU build (CUDA and TensorRT providers, ~290 MB) beside the CPU one; binaries
+# built afterwards or before load it in preference (a superset: CPU runs are unchanged). The host brings CUDA 13,
+# cuDNN 9 and an NVIDIA driver >= 580.
 set -euo pipefail
+
+gpu=0
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) gpu=1 ;;
+    *) echo "usage: scripts/setup.sh [--gpu]" >&2; exit 2 ;;
+  esac
+done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deps="$root/.deps"
@@ -12,8 +23,10 @@ apt_packages=(
   build-essential cmake pkg-config clang-format ca-certificates
   libopencv-dev libheif-dev libturbojpeg0-dev libsqlite3-dev libpqxx-dev libpq-dev libhiredis-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev uuid-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev libonnx-dev libprotobuf-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev libcpp-httplib-dev libonnx-dev libprotobuf-dev
   postgresql postgresql-server-dev-15 redis-server
+  # `facefill serve`'s browser test: headless Chromium driven over its DevTools protocol from Python.
+  chromium python3-websocket
 )
 
 install_apt() {
@@ -65,6 +78,28 @@ install_onnxruntime() {
   echo "setup: ONNX Runtime 1.29 installed in $dest"
 }
 
+# The GPU core (onnxruntime-node 1.29.0's libonnxruntime.so.1: same C API and version, built with CUDA and TensorRT)
+# and its providers (the matching providers_cuda/tensorrt/shared), staged together: a GPU provider must never be
+# paired with the CPU core, whose internal interface differs.
+ort_gpu_core_sha=cfdfb45ec4044b1fdca43e5d2e180fb6817e649ff8ad1e0dfc90e18e51b67037
+ort_gpu_providers_sha=2b459e0c17f340c92970c10ed86de4f37a3009f93c14053e6ad4334cbb6be412
+install_onnxruntime_gpu() {
+  local dest="$deps/onnxruntime-gpu" stamp="$deps/onnxruntime-gpu/.sha256"
+  local want="$ort_gpu_core_sha $ort_gpu_providers_sha"
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+  local core providers tmp
+  core=$(fetch_npm onnxruntime-node@1.29.0 "$ort_gpu_core_sha")
+  providers=$(fetch_npm com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 "$ort_gpu_providers_sha")
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  tar xzf "$core" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  tar xzf "$providers" -C "$tmp" --wildcards 'package/Plugins/Linux/x64/libonnxruntime_providers_*.so'
+  rm -rf "$dest"; mkdir -p "$dest/lib"
+  cp "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$dest/lib/"
+  cp "$tmp"/package/Plugins/Linux/x64/libonnxruntime_providers_*.so "$dest/lib/"
+  echo "$want" > "$stamp"
+  echo "setup: ONNX Runtime 1.29 GPU build installed in $dest (needs CUDA 13, cuDNN 9, driver >= 580 on the host)"
+}
+
 # install_npm_files NAME@VERSION SHA256 DEST MEMBER... : extracts the members (tar patterns) of a verified npm
 # package flat into DEST, once per checksum.
 install_npm_files() {
@@ -94,6 +129,7 @@ install_npm_tree() {
 
 install_apt
 install_onnxruntime
+if [ "$gpu" -eq 1 ]; then install_onnxruntime_gpu; fi
 # The default model pack (MIT).
 install_npm_files faceplugin-face-recognition-js@0.0.1 7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba \
   "$deps/models/faceplugin" package/model/fr_detect.onnx package/model/fr_landmark.onnx package/model/fr_feature.onnx \

@@ -7,6 +7,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
+# The tests also install ONNX Runtime's GPU build: the --device tests check every reason CUDA cannot be used, and the
+# whole suite then runs on it (the CPU path must not change when it is installed).
+"$root/scripts/setup.sh" --gpu
 "$root/scripts/build.sh"
 # A test whose data is missing is skipped (outside CI), and counted and reported as skipped, with its reason.
 log=$(mktemp)

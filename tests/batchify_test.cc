@@ -129,7 +129,7 @@ TEST(TightInputFlag, ReachesTheDetector) {
   EXPECT_NE(tight.out.find("640x640 tight"), std::string::npos) << tight.out;
   auto square = RunShell(command + " 2>&1");
   ASSERT_EQ(square.exit_code, 0) << square.out;
-  EXPECT_NE(square.out.find("640x640)"), std::string::npos) << square.out;
+  EXPECT_NE(square.out.find("640x640, cpu)"), std::string::npos) << square.out;
   EXPECT_EQ(square.out.find("tight"), std::string::npos) << square.out;
 }
 

@@ -75,6 +75,27 @@ TEST_F(DefaultPackTest, SamePersonIsCloserThanAnotherPerson) {
   EXPECT_GT(same, other + 0.2f);
 }
 
+// Embed in calls of a few faces gives what one call gives, face for face (the backfill's batching across images
+// relies on it).
+TEST_F(DefaultPackTest, EmbedInCallsOfTwoFacesEqualsOneCall) {
+  auto decoded = DecodeImageFile(SharedDir() / "images/group/insightface_t1.jpg");
+  ASSERT_TRUE(decoded.ok());
+  auto detections = analyzer_->Detect(decoded->bgr);
+  ASSERT_TRUE(detections.ok()) << detections.status().ToString();
+  ASSERT_EQ(detections->size(), 6u);
+  std::vector<cv::Mat> crops;
+  for (const auto& d : *detections) crops.push_back(analyzer_->Align(decoded->bgr, d.landmarks));
+  auto one_call = analyzer_->Embed(crops);
+  auto pairs = analyzer_->Embed(crops, 2);
+  ASSERT_TRUE(one_call.ok() && pairs.ok());
+  ASSERT_EQ(pairs->size(), crops.size());
+  for (size_t i = 0; i < crops.size(); ++i) {
+    EXPECT_GT(CosineSimilarity((*one_call)[i], (*pairs)[i]), 0.9999f) << "face " << i;
+  }
+  // Different faces stay different: the vectors were not shuffled between calls.
+  EXPECT_LT(CosineSimilarity((*pairs)[0], (*pairs)[1]), 0.9f);
+}
+
 TEST_F(DefaultPackTest, ClonesGiveIdenticalResultsFromTwoThreads) {
   auto decoded = DecodeImageFile(SharedDir() / "images/group/insightface_t1.jpg");
   ASSERT_TRUE(decoded.ok());

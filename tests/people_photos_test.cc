@@ -111,7 +111,7 @@ class PeoplePhotosTest : public ::testing::Test {
   }
 
   struct Face {
-    std::string id, identity, cluster, person;
+    std::string id, identity, cluster, person, path;
   };
   // Every stored face, with the identity of its photo when the photo shows one known person and one face.
   std::vector<Face> Faces() {
@@ -129,7 +129,7 @@ class PeoplePhotosTest : public ::testing::Test {
       const std::string relative = fs::relative(text(1), library()).string();
       auto it = identities_.find(relative);
       const bool single = sqlite3_column_int(stmt, 4) == 1;
-      out.push_back({text(0), it != identities_.end() && single ? it->second : "", text(2), text(3)});
+      out.push_back({text(0), it != identities_.end() && single ? it->second : "", text(2), text(3), relative});
     }
     sqlite3_finalize(stmt);
     sqlite3_close(db);
@@ -165,6 +165,13 @@ class PeoplePhotosTest : public ::testing::Test {
     return home;
   }
 
+  // Faces of the crowd selfie (tiny, blurred background faces) that lie in a cluster.
+  int ClusteredCrowdFaces() {
+    int clustered = 0;
+    for (const auto& f : Faces()) clustered += f.path == "group/hpc203_selfie_crowd.jpg" && !f.cluster.empty();
+    return clustered;
+  }
+
   TempDir dir_;
   std::string url_;
   std::map<std::string, std::string> identities_;
@@ -184,6 +191,9 @@ TEST_F(PeoplePhotosTest, IdentitiesFormClustersThatKeepTheirIdsAndNewPhotosJoinT
   EXPECT_GT(run.last_json.value("clusters", 0), 5) << run.output;
   const auto home = ExpectIdentitiesClustered(3, 5);
   ASSERT_TRUE(home.count("obama"));
+  // The quality gate (faces under 50 px by default) leaves the crowd's faces out: none is in a cluster.
+  EXPECT_GT(run.last_json.value("below_gate", 0), 50) << run.output;
+  EXPECT_EQ(ClusteredCrowdFaces(), 0);
 
   // A second run keeps every id.
   run = Cli({"cluster", "--min-cluster-size", "3", "--json"});
@@ -267,9 +277,22 @@ TEST_F(PeoplePhotosTest, IdentitiesFormClustersThatKeepTheirIdsAndNewPhotosJoinT
 
 TEST_F(PeoplePhotosTest, DefaultMinClusterSizeAndExactAgree) {
   AddPhotos(AllPhotos());
+  // Without the quality gate, the crowd selfie's small blurred faces gather into clusters of strangers (the largest
+  // with the default pack); with it (the default) they are left unclustered, and a run with the gate clears them.
+  auto ungated =
+      Cli({"cluster", "--min-cluster-size", "5", "--min-face-size", "0", "--min-detection-score", "0", "--json"});
+  ASSERT_EQ(ungated.exit_code, 0) << ungated.output;
+  EXPECT_EQ(ungated.last_json.value("below_gate", -1), 0) << ungated.output;
+  EXPECT_GE(ClusteredCrowdFaces(), 10) << "the gate no longer matters here: recheck its default";
+  // A detection-score gate alone leaves low-scoring faces out too.
+  auto scored = Cli({"cluster", "--min-face-size", "0", "--min-detection-score", "0.95", "--json"});
+  ASSERT_EQ(scored.exit_code, 0) << scored.output;
+  EXPECT_GT(scored.last_json.value("below_gate", 0), 50) << scored.output;
+  EXPECT_EQ(Cli({"cluster", "--min-detection-score", "1.5"}).exit_code, 2);
   auto run = Cli({"cluster", "--min-cluster-size", "5", "--min-samples", "3", "--neighbors", "10", "--graph-ef", "32",
                   "--threads", "2", "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(ClusteredCrowdFaces(), 0);
   const auto approximate = ExpectIdentitiesClustered(5, 2);
   run = Cli({"cluster", "--exact", "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.output;

@@ -17,6 +17,7 @@
 #include "facefill/face_index.h"
 #include "facefill/hdbscan.h"
 #include "facefill/synthetic_faces.h"
+#include "index/half_vectors.h"
 #include "test_support.h"
 
 namespace facefill {
@@ -125,6 +126,40 @@ TEST(HdbscanTest, RejectsBadOptions) {
   EXPECT_EQ(HdbscanFromGraph(graph, {.min_samples = 5}).status().code(), StatusCode::kInvalidArgument);
 }
 
+// The index stores half floats: conversion rounds to nearest (within half a unit in the last place), special values
+// survive, and the vectorised and portable paths agree bit for bit on conversion and closely on dot products.
+TEST(HalfVectorsTest, RoundTripsAndDotProductsAgreeWithFloats) {
+  EXPECT_EQ(half::FromFloatPortable(1.0f), 0x3c00);
+  EXPECT_EQ(half::FromFloatPortable(-2.0f), 0xc000);
+  EXPECT_EQ(half::FromFloatPortable(65504.0f), 0x7bff);
+  EXPECT_EQ(half::FromFloatPortable(1e6f), 0x7c00);                   // overflow: infinity
+  EXPECT_EQ(half::FromFloatPortable(1.0f + 1.0f / 4096.0f), 0x3c00);  // a tie rounds to even
+  EXPECT_EQ(half::FromFloatPortable(5.96046448e-8f), 0x0001);         // the smallest subnormal
+  EXPECT_FLOAT_EQ(half::ToFloatPortable(0x0001), 5.96046448e-8f);
+  EXPECT_TRUE(std::isnan(half::ToFloatPortable(half::FromFloatPortable(std::nanf("")))));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  const int d = 515;  // not a multiple of the vector width: the tails are exercised too
+  std::vector<float> a(d), b(d);
+  for (int i = 0; i < d; ++i) a[i] = normal(rng), b[i] = normal(rng);
+  a[3] = 3e-6f;  // a subnormal half
+  std::vector<uint16_t> ha(d), hb(d);
+  half::FromFloat(a.data(), ha.data(), d);
+  half::FromFloat(b.data(), hb.data(), d);
+  std::vector<float> back(d);
+  half::ToFloat(ha.data(), back.data(), d);
+  double exact = 0;
+  for (int i = 0; i < d; ++i) {
+    EXPECT_EQ(ha[i], half::FromFloatPortable(a[i])) << i;
+    EXPECT_EQ(back[i], half::ToFloatPortable(ha[i])) << i;
+    EXPECT_LE(std::abs(back[i] - a[i]), std::abs(a[i]) / 2048.0f + 3e-8f) << i;
+    exact += double(a[i]) * b[i];
+  }
+  EXPECT_NEAR(half::Dot(ha.data(), hb.data(), d), exact, 1e-4);
+  EXPECT_NEAR(half::DotPortable(ha.data(), hb.data(), d), exact, 1e-4);
+  EXPECT_NEAR(half::Dot(ha.data(), hb.data(), d), half::DotPortable(ha.data(), hb.data(), d), 1e-5);
+}
+
 TEST(ClusteringQualityTest, CountsMergesSplitsAndNoise) {
   //             identity: 0 0 0 1 1 2
   const std::vector<int32_t> truth{0, 0, 0, 1, 1, 2};
@@ -201,6 +236,41 @@ TEST_F(SyntheticCatalogTest, IndexMatchesExactSearchAndCatchesUpWithTheCatalog) 
     wanted += static_cast<int64_t>(truth.size());
   }
   EXPECT_GE(static_cast<double>(found) / static_cast<double>(wanted), 0.99);
+
+  // The clustering graph from the index's own copies: each face's 15 nearest among the stored, against brute force.
+  std::vector<int64_t> rows;
+  {
+    sqlite3* db = nullptr;
+    sqlite3_open((dir_ / "facefill.db").c_str(), &db);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT rowid FROM facefill_face_vectors ORDER BY rowid", -1, &stmt, nullptr);
+    while (sqlite3_step(stmt) == SQLITE_ROW) rows.push_back(sqlite3_column_int64(stmt, 0));
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(rows.size(), 3000u);  // stored in face order, one vector per face
+  auto graph = (*index)->NeighborGraph(rows, 15, 2);
+  ASSERT_TRUE(graph.ok()) << graph.status().ToString();
+  VectorMatrix stored{faces.vectors.dimension, {}};
+  stored.values.assign(faces.vectors.values.begin(), faces.vectors.values.begin() + 3000 * stored.dimension);
+  const KnnGraph truth_graph = ExactKnnGraph(stored, 15, 2);
+  int64_t graph_found = 0;
+  for (int64_t i = 0; i < 3000; ++i) {
+    std::set<int32_t> truth(truth_graph.neighbors.begin() + i * 15, truth_graph.neighbors.begin() + (i + 1) * 15);
+    for (int j = 0; j < 15; ++j) {
+      const int32_t n = graph->neighbors[i * 15 + j];
+      EXPECT_NE(n, i);
+      graph_found += truth.count(n);
+      if (j > 0) {
+        EXPECT_LE(graph->distances[i * 15 + j - 1], graph->distances[i * 15 + j]);
+      }
+    }
+  }
+  EXPECT_GE(static_cast<double>(graph_found) / (3000.0 * 15), 0.97);
+  auto kept = (*index)->StoredVector(rows[7]);
+  ASSERT_TRUE(kept.ok());
+  for (int j = 0; j < stored.dimension; ++j) EXPECT_NEAR((*kept)[j], stored.row(7)[j], 1e-3);
+  EXPECT_EQ((*index)->StoredVector(999999).status().code(), StatusCode::kNotFound);
 
   // Faces stored since are added on open; nothing is rebuilt.
   auto more = Store(faces, 3000, 500);

@@ -24,6 +24,7 @@ TEST(StatusTest, NamedFactoriesCarryTheirCodeAndMessage) {
       {Status::VectorStoreError("m"), StatusCode::kVectorStoreError},
       {Status::QueueError("m"), StatusCode::kQueueError},
       {Status::Unavailable("m"), StatusCode::kUnavailable},
+      {Status::DeviceError("m"), StatusCode::kDeviceError},
       {Status::Cancelled("m"), StatusCode::kCancelled},
       {Status::Internal("m"), StatusCode::kInternal},
   };

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <opencv2/core.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,17 @@ class FaceAnalyzer {
   static Result<std::unique_ptr<FaceAnalyzer>> Open(const ModelPack& pack, const AnalyzerOptions& options = {});
 
   // Detects, aligns and (optionally) embeds every face of an 8-bit BGR image; one batched embedder call per image.
+  // Exactly Detect, then Align of each detection, then Embed of all the crops.
   Result<std::vector<AnalyzedFace>> Analyze(const cv::Mat& bgr, bool with_embeddings = true);
+
+  // The steps of Analyze, the one implementation of detect -> align -> embed, for callers that filter faces
+  // between the steps or gather crops of many images into one embedder call (the backfill).
+  // Faces of an 8-bit BGR image, in its pixels.
+  Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr);
+  // The embedder's input crop (input_size() square) of the face with these landmarks, in `bgr`'s pixels.
+  cv::Mat Align(const cv::Mat& bgr, const FiveLandmarks& landmarks) const;
+  // One L2-normalised vector per crop, in order, in embedder calls of at most `faces_per_call` crops (0: one call).
+  Result<std::vector<Embedding>> Embed(std::span<const cv::Mat> crops, int faces_per_call = 0);
 
   std::unique_ptr<FaceAnalyzer> Clone() const;
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "facefill/hdbscan.h"
 #include "facefill/status.h"
 #include "facefill/vector_store.h"
 
@@ -58,6 +59,14 @@ class FaceIndex {
 
   // The k nearest live vectors to `query` (L2-normalised), most similar first.
   virtual Result<std::vector<IndexNeighbor>> Nearest(std::span<const float> query, int k) const = 0;
+
+  // Each of these stored vectors' k nearest other live vectors among `vector_rows` (euclidean distance between unit
+  // vectors), searched with the index's own copy as the query on `threads` threads: the k-NN graph that clustering
+  // runs on. Point i of the graph is vector_rows[i]; a row the index does not hold gets no neighbours.
+  virtual Result<KnnGraph> NeighborGraph(const std::vector<int64_t>& vector_rows, int k, int threads) const = 0;
+
+  // The vector stored at a row, as the index holds it (half precision), or kNotFound.
+  virtual Result<std::vector<float>> StoredVector(int64_t vector_row) const = 0;
 
   // Nearest() mapped to face ids through the catalog, filtered by min_similarity: VectorStore::Search's contract.
   virtual Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) = 0;

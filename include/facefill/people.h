@@ -25,6 +25,14 @@ struct ClusterOptions {
   // pairs of the usual face models lie above it, and it keeps chains of weak links (blurred faces, strangers) from
   // joining clusters of different people.
   float min_similarity = 0.4f;
+  // Quality gate: faces whose box's shorter side is below min_face_size pixels, or whose detection score is below
+  // min_detection_score, are left out of clustering and incremental assignment (a full run clears their cluster);
+  // faces labelled with a person always take part. The default pack's embedder places small, blurred faces (crowds
+  // in the background) close together, so without it they form large clusters of strangers. 0 turns a check off.
+  // 50 px is PhotoPrism's default face size for clustering; on the shared photos it leaves the crowd selfie's faces
+  // (22-89 px, scores 0.6-0.9) out of every cluster and keeps every labelled identity's faces (93 px and up).
+  int min_face_size = 50;
+  float min_detection_score = 0;
   int neighbors = 15;  // k of the k-NN graph taken from the index
   int graph_ef = 48;   // HNSW candidate list for the graph's queries (at least neighbors + 1 is used)
   int threads = 2;     // graph queries and index insertion
@@ -47,6 +55,7 @@ struct ClusterReport {
   int64_t retired_ids = 0;     // old ids no cluster took over
   int64_t split_by_label = 0;  // clusters that held faces of two or more named persons and were split by them
   int64_t changed_faces = 0;   // faces whose cluster_id was rewritten
+  int64_t below_gate = 0;      // faces left out by the quality gate
   int64_t graph_components = 0;
   double graph_seconds = 0;    // k-NN graph (including bringing the index up to date)
   double cluster_seconds = 0;  // HDBSCAN* proper

@@ -30,6 +30,11 @@ struct QueryFaceResult {
 Result<std::vector<QueryFaceResult>> SearchByImage(FaceAnalyzer& analyzer, Catalog& catalog, VectorStore& vectors,
                                                    const cv::Mat& bgr, const SearchOptions& options = {});
 
+// The stored faces most similar to a stored face (by its vector id), best first; the face itself is left out.
+// kNotFound when the store has no vector for it.
+Result<std::vector<SearchHit>> SearchByStoredFace(Catalog& catalog, VectorStore& vectors, const std::string& point_id,
+                                                  const SearchOptions& options = {});
+
 struct ConsistencyReport {
   std::vector<std::string> faces_without_vectors;
   std::vector<std::string> vectors_without_faces;

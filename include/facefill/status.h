@@ -24,6 +24,7 @@ enum class StatusCode {
   kPathTooLong,        // the catalog cannot store the file's path (the service's image_assets.path is varchar(500))
   kModelError,         // a model file is missing, malformed or breaks the contract we need
   kInferenceError,     // the runtime failed while running a model
+  kDeviceError,        // the requested device (CUDA) cannot be used; the message names the cause
   kDatabaseError,      // the catalog failed
   kVectorStoreError,   // the vector store failed
   kQueueError,         // the job queue failed
@@ -53,6 +54,7 @@ class [[nodiscard]] Status {
   static Status PathTooLong(std::string message) { return {StatusCode::kPathTooLong, std::move(message)}; }
   static Status ModelError(std::string message) { return {StatusCode::kModelError, std::move(message)}; }
   static Status InferenceError(std::string message) { return {StatusCode::kInferenceError, std::move(message)}; }
+  static Status DeviceError(std::string message) { return {StatusCode::kDeviceError, std::move(message)}; }
   static Status DatabaseError(std::string message) { return {StatusCode::kDatabaseError, std::move(message)}; }
   static Status VectorStoreError(std::string message) { return {StatusCode::kVectorStoreError, std::move(message)}; }
   static Status QueueError(std::string message) { return {StatusCode::kQueueError, std::move(message)}; }

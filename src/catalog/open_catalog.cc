@@ -1,10 +1,10 @@
 // OpenCatalog: the backend by URL scheme; the defaults of the optional (distributed-claim) operations.
 #include <filesystem>
 
+#include "../sqlite/sqlite_url.h"
 #include "catalog_backends.h"
 #include "facefill/service_settings.h"
 #include "facefill/url.h"
-#include "sqlite_url.h"
 
 namespace facefill {
 

@@ -1,16 +1,16 @@
 // The embedded catalog: the image-search service's image_assets and face_instances tables plus facefill's own
 // scan status, in one SQLite file, with versioned migrations.
 
+#include "../sqlite/sqlite_db.h"
+#include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
 #include "facefill/landmarks_json.h"
-#include "sqlite_db.h"
-#include "sqlite_url.h"
+#include "sqlite_face_rows.h"
 
 namespace facefill {
 namespace {
 
 using sqlite::Database;
-using sqlite::Statement;
 
 // Each entry migrates the schema from version i to i + 1. Only append.
 const std::vector<std::string> kMigrations = {
@@ -96,11 +96,6 @@ CREATE TABLE IF NOT EXISTS facefill_people_state (
 );
 )sql",
 };
-
-// Columns of StoredFace, in this order, for ReadFaces (f = face_instances, a = image_assets).
-constexpr const char* kFaceColumns =
-    "f.id, COALESCE(f.qdrant_point_id, f.id), f.asset_id, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, "
-    "f.detection_confidence, a.path, f.person_id, f.cluster_id, f.landmarks";
 
 std::string Placeholders(size_t n) {
   std::string s;
@@ -227,12 +222,12 @@ class SqliteCatalog final : public Catalog {
     std::lock_guard lock(db_->mutex());
     std::map<int64_t, std::vector<StoredFace>> faces;
     if (asset_ids.empty()) return faces;
-    auto stmt = db_->Prepare(std::string("SELECT ") + kFaceColumns +
+    auto stmt = db_->Prepare(std::string("SELECT ") + kSqliteFaceColumns +
                              " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.asset_id IN (" +
                              Placeholders(asset_ids.size()) + ")");
     if (!stmt.ok()) return stmt.status();
     for (size_t i = 0; i < asset_ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), asset_ids[i]);
-    auto rows = ReadFaces(&*stmt);
+    auto rows = ReadStoredFaces(&*stmt);
     if (!rows.ok()) return rows.status();
     for (auto& f : *rows) faces[f.asset_id].push_back(std::move(f));
     return faces;
@@ -296,13 +291,13 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<StoredFace>> FacesByPointIds(const std::vector<std::string>& point_ids) override {
     std::lock_guard lock(db_->mutex());
     if (point_ids.empty()) return std::vector<StoredFace>{};
-    auto stmt = db_->Prepare(std::string("SELECT ") + kFaceColumns +
+    auto stmt = db_->Prepare(std::string("SELECT ") + kSqliteFaceColumns +
                              " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE "
                              "COALESCE(f.qdrant_point_id, f.id) IN (" +
                              Placeholders(point_ids.size()) + ")");
     if (!stmt.ok()) return stmt.status();
     for (size_t i = 0; i < point_ids.size(); ++i) stmt->Bind(static_cast<int>(i + 1), point_ids[i]);
-    return ReadFaces(&*stmt);
+    return ReadStoredFaces(&*stmt);
   }
 
   Result<std::vector<std::string>> AllPointIds() override {
@@ -312,12 +307,12 @@ class SqliteCatalog final : public Catalog {
 
   Result<std::vector<StoredFace>> SampleFaces(int limit) override {
     std::lock_guard lock(db_->mutex());
-    auto stmt = db_->Prepare(std::string("SELECT ") + kFaceColumns +
+    auto stmt = db_->Prepare(std::string("SELECT ") + kSqliteFaceColumns +
                              " FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.landmarks IS "
                              "NOT NULL ORDER BY f.id LIMIT ?");
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, int64_t{limit});
-    return ReadFaces(&*stmt);
+    return ReadStoredFaces(&*stmt);
   }
 
   Result<std::optional<std::string>> VectorModel(const std::string& store) override {
@@ -458,27 +453,6 @@ class SqliteCatalog final : public Catalog {
   }
 
  private:
-  static Result<std::vector<StoredFace>> ReadFaces(Statement* stmt) {
-    std::vector<StoredFace> faces;
-    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
-      StoredFace f;
-      f.id = stmt->Text(0);
-      f.point_id = stmt->Text(1);
-      f.asset_id = stmt->Int(2);
-      f.bbox_x = static_cast<int>(stmt->Int(3));
-      f.bbox_y = static_cast<int>(stmt->Int(4));
-      f.bbox_w = static_cast<int>(stmt->Int(5));
-      f.bbox_h = static_cast<int>(stmt->Int(6));
-      f.detection_confidence = static_cast<float>(stmt->Double(7));
-      f.asset_path = stmt->Text(8);
-      if (!stmt->IsNull(9)) f.person_id = stmt->Text(9);
-      if (!stmt->IsNull(10)) f.cluster_id = stmt->Text(10);
-      if (!stmt->IsNull(11)) f.landmarks = ParseLandmarksJson(stmt->Text(11));
-      faces.push_back(std::move(f));
-    }));
-    return faces;
-  }
-
   Result<std::vector<std::string>> Strings(const std::string& sql) {
     auto stmt = db_->Prepare(sql);
     if (!stmt.ok()) return stmt.status();
@@ -502,12 +476,6 @@ std::string_view ScanStateName(ScanState state) {
       return "error";
   }
   return "error";
-}
-
-std::string SqlitePathFromUrl(const std::string& url) {
-  if (url.rfind("sqlite://", 0) == 0) return url.substr(9);
-  if (url.rfind("sqlite:", 0) == 0) return url.substr(7);
-  return url;
 }
 
 Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& url) {

@@ -29,6 +29,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "model_error";
     case StatusCode::kInferenceError:
       return "inference_error";
+    case StatusCode::kDeviceError:
+      return "device_error";
     case StatusCode::kDatabaseError:
       return "database_error";
     case StatusCode::kVectorStoreError:

@@ -125,7 +125,8 @@ class ScrfdDetector final : public FaceDetector {
     return "scrfd " + model_->path().filename().string() + " (" + std::to_string(layout_.outputs) + " outputs, " +
            std::to_string(input_width_) + "x" + std::to_string(input_height_) +
            (dynamic_size_ && options_.tight_input ? " tight" : "") +
-           (batch_limit_ > 1 ? ", batch up to " + std::to_string(batch_limit_) : "") + ")";
+           (batch_limit_ > 1 ? ", batch up to " + std::to_string(batch_limit_) : "") + ", " +
+           model_->device().ToString() + ")";
   }
 
  private:

@@ -96,7 +96,8 @@ class UltraLightDetector final : public FaceDetector {
 
   std::string Describe() const override {
     return "ultralight " + detector_->path().filename().string() + " + " + landmarks_->path().filename().string() +
-           " (" + std::to_string(input_width_) + "x" + std::to_string(input_height_) + ")";
+           " (" + std::to_string(input_width_) + "x" + std::to_string(input_height_) + ", " +
+           detector_->device().ToString() + ")";
   }
 
  private:

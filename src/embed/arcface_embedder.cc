@@ -69,7 +69,8 @@ class ArcFaceEmbedder final : public FaceEmbedder {
   float input_std() const override { return std_; }
   std::string Describe() const override {
     return "arcface " + model_->path().filename().string() + " (" + std::to_string(dimension_) + "-d, batch " +
-           (batch_limit_ > 1 ? "up to " + std::to_string(batch_limit_) : std::string("fixed at 1")) + ")";
+           (batch_limit_ > 1 ? "up to " + std::to_string(batch_limit_) : std::string("fixed at 1")) + ", " +
+           model_->device().ToString() + ")";
   }
 
  private:

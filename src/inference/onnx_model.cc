@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "execution_device.h"
 #include "onnx_graph.h"
 
 namespace facefill::inference {
@@ -59,10 +60,9 @@ Result<std::shared_ptr<OnnxModel>> OnnxModel::Open(const std::filesystem::path& 
     session_options.SetExecutionMode(ORT_SEQUENTIAL);
     session_options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
     session_options.AddConfigEntry("session.intra_op.allow_spinning", options.allow_spinning ? "1" : "0");
-    if (options.use_cuda) {
-      OrtCUDAProviderOptions cuda;
-      session_options.AppendExecutionProvider_CUDA(cuda);
-    }
+    auto device = ConfigureDevice(options, &session_options);
+    if (!device.ok()) return device.status();
+    model->device_ = *device;
     model->session_ = std::make_unique<Ort::Session>(Environment(), bytes.data(), bytes.size(), session_options);
     model->inputs_ = ReadTensorInfos(*model->session_, true);
     model->outputs_ = ReadTensorInfos(*model->session_, false);

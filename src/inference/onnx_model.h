@@ -35,6 +35,8 @@ class OnnxModel {
   static Result<std::shared_ptr<OnnxModel>> Open(const std::filesystem::path& path, const RuntimeOptions& options);
 
   const std::filesystem::path& path() const { return path_; }
+  // Where the session runs (options.device with kAuto resolved).
+  const Device& device() const { return device_; }
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
   // Op types of the first nodes of the graph, in order (read from the file; see onnx_graph.h).
@@ -50,6 +52,7 @@ class OnnxModel {
   OnnxModel() = default;
 
   std::filesystem::path path_;
+  Device device_;
   std::unique_ptr<Ort::Session> session_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;

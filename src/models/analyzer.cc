@@ -1,6 +1,8 @@
 // FaceAnalyzer: opens a pack's models and runs detect -> align -> embed on one image.
 #include "facefill/analyzer.h"
 
+#include <algorithm>
+
 #include "facefill/align.h"
 
 namespace facefill {
@@ -22,20 +24,36 @@ Result<std::unique_ptr<FaceAnalyzer>> FaceAnalyzer::Open(const ModelPack& pack, 
 }
 
 Result<std::vector<AnalyzedFace>> FaceAnalyzer::Analyze(const cv::Mat& bgr, bool with_embeddings) {
-  auto detections = detector_->Detect(bgr);
-  if (!detections.ok()) return detections.status();
+  FACEFILL_ASSIGN_OR_RETURN(std::vector<FaceDetection> detections, Detect(bgr));
   std::vector<AnalyzedFace> faces;
   std::vector<cv::Mat> crops;
-  for (const auto& detection : *detections) {
+  for (const auto& detection : detections) {
     faces.push_back(AnalyzedFace{detection, {}});
-    if (with_embeddings) crops.push_back(AlignFace(bgr, detection.landmarks, embedder_->input_size()));
+    if (with_embeddings) crops.push_back(Align(bgr, detection.landmarks));
   }
   if (with_embeddings && !crops.empty()) {
-    auto embeddings = embedder_->Embed(crops);
-    if (!embeddings.ok()) return embeddings.status();
-    for (size_t i = 0; i < faces.size(); ++i) faces[i].embedding = std::move((*embeddings)[i]);
+    FACEFILL_ASSIGN_OR_RETURN(std::vector<Embedding> embeddings, Embed(crops));
+    for (size_t i = 0; i < faces.size(); ++i) faces[i].embedding = std::move(embeddings[i]);
   }
   return faces;
+}
+
+Result<std::vector<FaceDetection>> FaceAnalyzer::Detect(const cv::Mat& bgr) { return detector_->Detect(bgr); }
+
+cv::Mat FaceAnalyzer::Align(const cv::Mat& bgr, const FiveLandmarks& landmarks) const {
+  return AlignFace(bgr, landmarks, embedder_->input_size());
+}
+
+Result<std::vector<Embedding>> FaceAnalyzer::Embed(std::span<const cv::Mat> crops, int faces_per_call) {
+  if (faces_per_call <= 0 || static_cast<size_t>(faces_per_call) >= crops.size()) return embedder_->Embed(crops);
+  std::vector<Embedding> embeddings;
+  embeddings.reserve(crops.size());
+  for (size_t start = 0; start < crops.size(); start += static_cast<size_t>(faces_per_call)) {
+    const size_t n = std::min(crops.size() - start, static_cast<size_t>(faces_per_call));
+    FACEFILL_ASSIGN_OR_RETURN(std::vector<Embedding> part, embedder_->Embed(crops.subspan(start, n)));
+    for (auto& e : part) embeddings.push_back(std::move(e));
+  }
+  return embeddings;
 }
 
 std::unique_ptr<FaceAnalyzer> FaceAnalyzer::Clone() const {

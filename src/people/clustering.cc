@@ -19,58 +19,23 @@ namespace {
 
 using people::ClusterChange;
 using people::ClusterFace;
+using people::FaceGate;
 using people::PeopleCatalog;
 
 constexpr char kClusteredThrough[] = "clustered_through_face_row";  // the largest face row of the last full run
+
+FaceGate GateOf(const ClusterOptions& options) { return {options.min_face_size, options.min_detection_score}; }
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Each face's k nearest other faces, from the index (distances euclidean between unit vectors).
-Result<KnnGraph> GraphFromIndex(const FaceIndex& index, const VectorMatrix& vectors,
-                                const std::vector<ClusterFace>& faces, int k, int threads) {
-  std::unordered_map<int64_t, int32_t> point_of_row;
-  point_of_row.reserve(faces.size());
-  for (size_t i = 0; i < faces.size(); ++i) point_of_row[faces[i].vector_row] = static_cast<int32_t>(i);
-  const int64_t n = static_cast<int64_t>(faces.size());
-  KnnGraph graph;
-  graph.k = k;
-  graph.neighbors.assign(n * k, -1);
-  graph.distances.assign(n * k, std::numeric_limits<float>::infinity());
-  std::atomic<int64_t> next{0};
-  std::mutex error_mutex;
-  Status error;
-  auto work = [&] {
-    for (int64_t i = next++; i < n; i = next++) {
-      auto found = index.Nearest(vectors.row(i), k + 1);
-      if (!found.ok()) {
-        std::lock_guard lock(error_mutex);
-        error = found.status();
-        return;
-      }
-      int j = 0;
-      for (const auto& neighbor : *found) {
-        auto it = point_of_row.find(neighbor.vector_row);
-        if (it == point_of_row.end() || it->second == i || j == k) continue;
-        graph.neighbors[i * k + j] = it->second;
-        graph.distances[i * k + j] = std::sqrt(std::max(0.0f, 2.0f - 2.0f * neighbor.similarity));
-        ++j;
-      }
-    }
-  };
-  std::vector<std::jthread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  pool.clear();
-  if (!error.ok()) return error;
-  return graph;
-}
-
 // Labels are a person's work: a cluster holding labelled faces of two or more persons is split by person, each
 // unlabelled face going with its most similar labelled one. Returns how many clusters were split.
-int64_t SplitByPersons(const std::vector<ClusterFace>& faces, const VectorMatrix& vectors, std::vector<int32_t>* labels,
-                       int32_t* clusters) {
+// `vector_of(i)` gives face i's vector.
+template <typename VectorOf>
+Result<int64_t> SplitByPersons(const std::vector<ClusterFace>& faces, VectorOf&& vector_of,
+                               std::vector<int32_t>* labels, int32_t* clusters) {
   std::map<int32_t, std::vector<int64_t>> members;
   for (size_t i = 0; i < faces.size(); ++i) {
     if ((*labels)[i] >= 0) members[(*labels)[i]].push_back(static_cast<int64_t>(i));
@@ -88,15 +53,24 @@ int64_t SplitByPersons(const std::vector<ClusterFace>& faces, const VectorMatrix
     }
     if (label_of_person.size() < 2) continue;
     ++split;
+    std::vector<std::vector<float>> labelled_vectors;
+    for (int64_t q : labelled) {
+      auto v = vector_of(q);
+      if (!v.ok()) return v.status();
+      labelled_vectors.push_back(std::move(v).value());
+    }
     for (int64_t p : points) {
       if (!faces[p].person_id.empty()) {
         (*labels)[p] = label_of_person[faces[p].person_id];
         continue;
       }
+      auto vector = vector_of(p);
+      if (!vector.ok()) return vector.status();
       int64_t nearest = labelled.front();
       float best = -2;
-      for (int64_t q : labelled) {
-        const float similarity = Dot(vectors.row(p).data(), vectors.row(q).data(), vectors.dimension);
+      for (size_t l = 0; l < labelled.size(); ++l) {
+        const int64_t q = labelled[l];
+        const float similarity = Dot(vector->data(), labelled_vectors[l].data(), static_cast<int>(vector->size()));
         if (similarity > best) {
           best = similarity;
           nearest = q;
@@ -172,6 +146,10 @@ Status ClusterOptions::Validate() const {
     return Status(StatusCode::kInvalidArgument, "max_distance is a cosine distance in (0, 2]");
   }
   if (full_run_share < 0) return Status(StatusCode::kInvalidArgument, "full_run_share must not be negative");
+  if (min_face_size < 0) return Status(StatusCode::kInvalidArgument, "min_face_size must not be negative");
+  if (min_detection_score < 0 || min_detection_score > 1) {
+    return Status(StatusCode::kInvalidArgument, "min_detection_score is a score in [0, 1]");
+  }
   return Status::Ok();
 }
 
@@ -181,14 +159,19 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
   auto catalog = PeopleCatalog::Open(catalog_url);
   if (!catalog.ok()) return catalog.status();
   VectorMatrix vectors;
-  auto faces = (*catalog)->LoadFaces(&vectors);
+  // The graph's queries use the index's own copies of the vectors, so only the exact variant reads them here.
+  auto faces = (*catalog)->LoadFaces(options.exact ? &vectors : nullptr, GateOf(options));
   if (!faces.ok()) return faces.status();
   ClusterReport report;
   report.faces = static_cast<int64_t>(faces->size());
+  auto all_faces = (*catalog)->CountFaces(FaceGate{});
+  if (!all_faces.ok()) return all_faces.status();
+  report.below_gate = *all_faces - report.faces;  // faces without a vector count here too
 
   HdbscanOptions hdbscan = options.hdbscan;
   hdbscan.max_edge_distance = std::sqrt(std::max(0.0f, 2.0f - 2.0f * options.min_similarity));
   Result<HdbscanResult> clustered = HdbscanResult{};
+  std::unique_ptr<FaceIndex> index;
   if (options.exact) {
     const auto cluster_start = std::chrono::steady_clock::now();
     clustered = HdbscanExact(vectors, hdbscan, options.threads);
@@ -198,9 +181,13 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
     FaceIndexOptions index_options = options.index;
     index_options.threads = options.threads;
     index_options.ef_search = std::max(options.graph_ef, options.neighbors + 1);
-    auto index = FaceIndex::Open(catalog_url, index_options);
-    if (!index.ok()) return index.status();
-    auto graph = GraphFromIndex(**index, vectors, *faces, options.neighbors, options.threads);
+    auto opened = FaceIndex::Open(catalog_url, index_options);
+    if (!opened.ok()) return opened.status();
+    index = std::move(opened).value();
+    std::vector<int64_t> rows;
+    rows.reserve(faces->size());
+    for (const auto& f : *faces) rows.push_back(f.vector_row);
+    auto graph = index->NeighborGraph(rows, options.neighbors, options.threads);
     if (!graph.ok()) return graph.status();
     report.graph_seconds = SecondsSince(graph_start);
     const auto cluster_start = std::chrono::steady_clock::now();
@@ -211,7 +198,13 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
   report.graph_components = clustered->forest_components;
   std::vector<int32_t> labels = std::move(clustered->labels);
   int32_t clusters = clustered->clusters;
-  report.split_by_label = SplitByPersons(*faces, vectors, &labels, &clusters);
+  auto vector_of = [&](int64_t i) -> Result<std::vector<float>> {
+    if (!index) return std::vector<float>(vectors.row(i).begin(), vectors.row(i).end());
+    return index->StoredVector((*faces)[i].vector_row);
+  };
+  auto split = SplitByPersons(*faces, vector_of, &labels, &clusters);
+  if (!split.ok()) return split.status();
+  report.split_by_label = *split;
   const auto ids = StableIds(*faces, labels, clusters, &report);
 
   std::vector<ClusterChange> changes;
@@ -226,6 +219,9 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
   report.clusters = clusters;
   report.changed_faces = static_cast<int64_t>(changes.size());
   FACEFILL_RETURN_IF_ERROR((*catalog)->WriteClusterIds(changes));
+  auto cleared = (*catalog)->ClearClustersBelowGate(GateOf(options));
+  if (!cleared.ok()) return cleared.status();
+  report.changed_faces += *cleared;
   FACEFILL_RETURN_IF_ERROR((*catalog)->SetState(kClusteredThrough, through));
   report.total_seconds = SecondsSince(start);
   return report;
@@ -250,7 +246,7 @@ Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const Cluste
   if (*through == 0) return run_full();  // never clustered: everything is new
 
   VectorMatrix vectors;
-  auto pending = (*catalog)->LoadFaces(&vectors, *through, true);
+  auto pending = (*catalog)->LoadFaces(&vectors, GateOf(options), *through, true);
   if (!pending.ok()) return pending.status();
   report.pending = static_cast<int64_t>(pending->size());
   if (pending->empty()) return report;
@@ -284,11 +280,9 @@ Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const Cluste
   report.assigned = static_cast<int64_t>(changes.size());
   report.waiting = report.pending - report.assigned;
 
-  auto total = (*catalog)->db().Prepare("SELECT COUNT(*) FROM face_instances");
+  auto total = (*catalog)->CountFaces(GateOf(options));
   if (!total.ok()) return total.status();
-  auto row = total->Step();
-  if (!row.ok()) return row.status();
-  const int64_t faces = total->Int(0);
+  const int64_t faces = *total;
   if (faces > 0 && static_cast<double>(report.waiting) > options.full_run_share * static_cast<double>(faces)) {
     spdlog::info("{} of {} faces wait for a cluster: full run", report.waiting, faces);
     return run_full();

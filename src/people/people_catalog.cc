@@ -4,7 +4,7 @@
 #include <uuid/uuid.h>
 
 #include "../catalog/catalog_backends.h"
-#include "../catalog/sqlite_url.h"
+#include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
 
 namespace facefill::people {
@@ -29,17 +29,25 @@ Result<std::unique_ptr<PeopleCatalog>> PeopleCatalog::Open(const std::string& ca
   return std::unique_ptr<PeopleCatalog>(new PeopleCatalog(std::move(db).value()));
 }
 
-Result<std::vector<ClusterFace>> PeopleCatalog::LoadFaces(VectorMatrix* vectors, int64_t after_face_row,
-                                                          bool only_unassigned) {
+namespace {
+
+// SQL condition on face_instances f for the gate, with two parameters: the size, then the score.
+constexpr char kPassesGate[] =
+    "(f.person_id IS NOT NULL OR (MIN(f.bbox_w, f.bbox_h) >= ? AND f.detection_confidence >= ?))";
+
+}  // namespace
+
+Result<std::vector<ClusterFace>> PeopleCatalog::LoadFaces(VectorMatrix* vectors, const FaceGate& gate,
+                                                          int64_t after_face_row, bool only_unassigned) {
   std::lock_guard lock(db_->mutex());
   std::string sql =
       "SELECT f.rowid, v.rowid, f.id, f.asset_id, COALESCE(f.cluster_id, ''), COALESCE(f.person_id, '')" +
       std::string(vectors ? ", v.embedding" : "") +
-      " FROM face_instances f JOIN facefill_face_vectors v ON v.face_id = f.qdrant_point_id WHERE f.rowid > ?" +
-      (only_unassigned ? " AND f.cluster_id IS NULL AND f.person_id IS NULL" : "") + " ORDER BY v.rowid";
+      " FROM face_instances f JOIN facefill_face_vectors v ON v.face_id = f.qdrant_point_id WHERE f.rowid > ? AND " +
+      kPassesGate + (only_unassigned ? " AND f.cluster_id IS NULL AND f.person_id IS NULL" : "") + " ORDER BY v.rowid";
   auto stmt = db_->Prepare(sql);
   if (!stmt.ok()) return stmt.status();
-  stmt->Bind(1, after_face_row);
+  stmt->Bind(1, after_face_row).Bind(2, int64_t{gate.min_face_size}).Bind(3, double{gate.min_detection_score});
   std::vector<ClusterFace> faces;
   if (vectors) vectors->values.clear();
   bool mixed = false;
@@ -87,6 +95,33 @@ Status PeopleCatalog::WriteClusterIds(const std::vector<ClusterChange>& changes)
     }
     return Status::Ok();
   });
+}
+
+Result<int64_t> PeopleCatalog::ClearClustersBelowGate(const FaceGate& gate) {
+  std::lock_guard lock(db_->mutex());
+  const std::string below = std::string(" f.cluster_id IS NOT NULL AND NOT ") + kPassesGate;
+  auto count = db_->Prepare("SELECT COUNT(*) FROM face_instances f WHERE" + below);
+  if (!count.ok()) return count.status();
+  count->Bind(1, int64_t{gate.min_face_size}).Bind(2, double{gate.min_detection_score});
+  auto row = count->Step();
+  if (!row.ok()) return row.status();
+  const int64_t cleared = count->Int(0);
+  if (cleared == 0) return cleared;
+  auto stmt =
+      db_->Prepare("UPDATE face_instances AS f SET cluster_id = NULL, updated_at = CURRENT_TIMESTAMP WHERE" + below);
+  if (!stmt.ok()) return stmt.status();
+  FACEFILL_RETURN_IF_ERROR(stmt->Bind(1, int64_t{gate.min_face_size}).Bind(2, double{gate.min_detection_score}).Run());
+  return cleared;
+}
+
+Result<int64_t> PeopleCatalog::CountFaces(const FaceGate& gate) {
+  std::lock_guard lock(db_->mutex());
+  auto stmt = db_->Prepare(std::string("SELECT COUNT(*) FROM face_instances f WHERE ") + kPassesGate);
+  if (!stmt.ok()) return stmt.status();
+  stmt->Bind(1, int64_t{gate.min_face_size}).Bind(2, double{gate.min_detection_score});
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return stmt->Int(0);
 }
 
 Result<int64_t> PeopleCatalog::State(const std::string& key) {

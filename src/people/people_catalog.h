@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../catalog/sqlite_db.h"
+#include "../sqlite/sqlite_db.h"
 #include "facefill/hdbscan.h"
 
 namespace facefill::people {
@@ -21,6 +21,13 @@ struct ClusterFace {
   std::string person_id;   // empty: none
 };
 
+// Which faces take part in clustering: those whose box's shorter side and detection score reach these (0: no
+// check), and every face labelled with a person.
+struct FaceGate {
+  int min_face_size = 0;
+  float min_detection_score = 0;
+};
+
 struct ClusterChange {
   std::string face_id;
   std::string cluster_id;  // empty: set NULL
@@ -31,10 +38,14 @@ class PeopleCatalog {
   // Opens (and migrates) the SQLite catalog at `catalog_url`; PostgreSQL is refused with a message saying so.
   static Result<std::unique_ptr<PeopleCatalog>> Open(const std::string& catalog_url);
 
-  // Faces that have a vector, by vector row; with `vectors`, their vectors in the same order. Only faces with
-  // face_row > after_face_row, and with only_unassigned, only those with neither cluster nor person.
-  Result<std::vector<ClusterFace>> LoadFaces(VectorMatrix* vectors, int64_t after_face_row = 0,
+  // Faces that have a vector and pass the gate, by vector row; with `vectors`, their vectors in the same order. Only
+  // faces with face_row > after_face_row, and with only_unassigned, only those with neither cluster nor person.
+  Result<std::vector<ClusterFace>> LoadFaces(VectorMatrix* vectors, const FaceGate& gate, int64_t after_face_row = 0,
                                              bool only_unassigned = false);
+  // Clears the cluster of faces that do not pass the gate; returns how many changed.
+  Result<int64_t> ClearClustersBelowGate(const FaceGate& gate);
+  // Faces that pass the gate.
+  Result<int64_t> CountFaces(const FaceGate& gate);
   // Cluster and person of the faces whose vectors sit at these rows (missing rows are left out).
   Result<std::vector<ClusterFace>> FacesAtVectorRows(const std::vector<int64_t>& vector_rows);
   Status WriteClusterIds(const std::vector<ClusterChange>& changes);

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "../catalog/sqlite_face_rows.h"
 #include "facefill/people.h"
 #include "people_catalog.h"
 
@@ -42,30 +43,32 @@ Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, in
   if (!catalog.ok()) return catalog.status();
   Database& db = (*catalog)->db();
   std::lock_guard lock(db.mutex());
+  // The representative face of each cluster, read as the catalog reads any face, then its two counts.
   auto clusters = db.Prepare(
-      "WITH ranked AS (SELECT f.cluster_id, f.id, a.path, f.bbox_x, f.bbox_y, f.bbox_w, f.bbox_h, "
-      "ROW_NUMBER() OVER (PARTITION BY f.cluster_id ORDER BY COALESCE(f.quality_score, 0) DESC, "
-      "f.detection_confidence DESC, f.bbox_w * f.bbox_h DESC, f.id) AS rank, "
-      "COUNT(*) OVER (PARTITION BY f.cluster_id) AS faces "
-      "FROM face_instances f JOIN image_assets a ON a.id = f.asset_id WHERE f.cluster_id IS NOT NULL) "
-      "SELECT r.cluster_id, r.faces, (SELECT COUNT(DISTINCT asset_id) FROM face_instances WHERE cluster_id = "
-      "r.cluster_id), r.id, r.path, r.bbox_x, r.bbox_y, r.bbox_w, r.bbox_h FROM ranked r WHERE r.rank = 1 "
-      "ORDER BY r.faces DESC, r.cluster_id" +
+      "WITH ranked AS (SELECT f.cluster_id, f.id, ROW_NUMBER() OVER (PARTITION BY f.cluster_id ORDER BY "
+      "COALESCE(f.quality_score, 0) DESC, f.detection_confidence DESC, f.bbox_w * f.bbox_h DESC, f.id) AS rank, "
+      "COUNT(*) OVER (PARTITION BY f.cluster_id) AS faces FROM face_instances f WHERE f.cluster_id IS NOT NULL) "
+      "SELECT " +
+      std::string(kSqliteFaceColumns) +
+      ", r.faces, (SELECT COUNT(DISTINCT asset_id) FROM face_instances WHERE cluster_id = r.cluster_id) FROM ranked "
+      "r JOIN face_instances f ON f.id = r.id JOIN image_assets a ON a.id = f.asset_id WHERE r.rank = 1 ORDER BY "
+      "r.faces DESC, r.cluster_id" +
       std::string(limit > 0 ? " LIMIT " + std::to_string(limit) : ""));
   if (!clusters.ok()) return clusters.status();
   std::vector<PeopleCluster> out;
   std::map<std::string, size_t> position;
   FACEFILL_RETURN_IF_ERROR(clusters->ForEachRow([&] {
+    const StoredFace face = StoredFaceAt(*clusters);
     PeopleCluster c;
-    c.cluster_id = clusters->Text(0);
-    c.faces = clusters->Int(1);
-    c.photos = clusters->Int(2);
-    c.face_id = clusters->Text(3);
-    c.path = clusters->Text(4);
-    c.bbox_x = static_cast<int>(clusters->Int(5));
-    c.bbox_y = static_cast<int>(clusters->Int(6));
-    c.bbox_w = static_cast<int>(clusters->Int(7));
-    c.bbox_h = static_cast<int>(clusters->Int(8));
+    c.cluster_id = face.cluster_id.value_or("");
+    c.faces = clusters->Int(kSqliteFaceColumnCount);
+    c.photos = clusters->Int(kSqliteFaceColumnCount + 1);
+    c.face_id = face.id;
+    c.path = face.asset_path;
+    c.bbox_x = face.bbox_x;
+    c.bbox_y = face.bbox_y;
+    c.bbox_w = face.bbox_w;
+    c.bbox_h = face.bbox_h;
     position[c.cluster_id] = out.size();
     out.push_back(std::move(c));
   }));

@@ -82,20 +82,30 @@ SyntheticFaces GenerateSyntheticFaces(const SyntheticFacesOptions& options) {
       out.identity.push_back(static_cast<int32_t>(i));
     }
   }
-  // Shuffle so that insertion order says nothing about identity.
+  // Shuffle so that insertion order says nothing about identity: row r takes face order[r], permuted in place by
+  // following cycles (a copy would double the memory, 4 GB at a million faces).
   std::vector<int64_t> order(options.faces);
   std::iota(order.begin(), order.end(), int64_t{0});
   std::shuffle(order.begin(), order.end(), rng);
-  SyntheticFaces shuffled;
-  shuffled.identities = identities;
-  shuffled.vectors.dimension = d;
-  shuffled.vectors.values.resize(out.vectors.values.size());
-  shuffled.identity.resize(options.faces);
-  for (int64_t r = 0; r < options.faces; ++r) {
-    std::copy_n(out.vectors.values.data() + order[r] * d, d, shuffled.vectors.values.data() + r * d);
-    shuffled.identity[r] = out.identity[order[r]];
+  std::vector<bool> placed(options.faces, false);
+  std::vector<float> held(d);
+  for (int64_t start = 0; start < options.faces; ++start) {
+    if (placed[start]) continue;
+    float* values = out.vectors.values.data();
+    std::copy_n(values + start * d, d, held.data());
+    const int32_t held_identity = out.identity[start];
+    int64_t r = start;
+    while (order[r] != start) {
+      std::copy_n(values + order[r] * d, d, values + r * d);
+      out.identity[r] = out.identity[order[r]];
+      placed[r] = true;
+      r = order[r];
+    }
+    std::copy_n(held.data(), d, values + r * d);
+    out.identity[r] = held_identity;
+    placed[r] = true;
   }
-  return shuffled;
+  return out;
 }
 
 ClusteringQuality MeasureClustering(const std::vector<int32_t>& labels, const std::vector<int32_t>& identity) {

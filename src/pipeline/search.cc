@@ -31,6 +31,26 @@ Result<std::vector<QueryFaceResult>> SearchByImage(FaceAnalyzer& analyzer, Catal
   return results;
 }
 
+Result<std::vector<SearchHit>> SearchByStoredFace(Catalog& catalog, VectorStore& vectors, const std::string& point_id,
+                                                  const SearchOptions& options) {
+  FACEFILL_ASSIGN_OR_RETURN(auto stored, vectors.Fetch({point_id}));
+  auto query = stored.find(point_id);
+  if (query == stored.end()) return Status::NotFound("no stored vector for face " + point_id);
+  FACEFILL_ASSIGN_OR_RETURN(auto matches, vectors.Search(query->second, options.top_k + 1, options.min_similarity));
+  std::vector<std::string> ids;
+  for (const auto& m : matches) ids.push_back(m.point_id);
+  FACEFILL_ASSIGN_OR_RETURN(auto faces, catalog.FacesByPointIds(ids));
+  std::map<std::string, StoredFace> by_id;
+  for (auto& f : faces) by_id[f.point_id] = std::move(f);
+  std::vector<SearchHit> hits;
+  for (const auto& m : matches) {
+    auto it = by_id.find(m.point_id);
+    if (m.point_id == point_id || it == by_id.end()) continue;
+    if (static_cast<int>(hits.size()) < options.top_k) hits.push_back({it->second, m.similarity});
+  }
+  return hits;
+}
+
 Result<ConsistencyReport> CheckConsistency(Catalog& catalog, VectorStore& vectors, bool fix) {
   auto face_ids = catalog.AllPointIds();
   if (!face_ids.ok()) return face_ids.status();

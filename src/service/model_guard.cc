@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "facefill/align.h"
 #include "facefill/image.h"
 
 namespace facefill {
@@ -38,8 +37,8 @@ Result<std::vector<float>> CompareSample(const std::vector<StoredFace>& faces,
     if (!image.ok()) continue;  // a file that is gone or broken says nothing about the model
     FiveLandmarks points = *face.landmarks;
     for (auto& p : points) p = Point2f{static_cast<float>(p.x * image->scale), static_cast<float>(p.y * image->scale)};
-    cv::Mat crop = AlignFace(image->bgr, points, analyzer.embedder().input_size());
-    auto embedded = analyzer.embedder().Embed(std::span<const cv::Mat>(&crop, 1));
+    cv::Mat crop = analyzer.Align(image->bgr, points);
+    auto embedded = analyzer.Embed(std::span<const cv::Mat>(&crop, 1));
     if (!embedded.ok()) return embedded.status();
     similarities.push_back(Cosine(embedded->front(), vector->second));
   }

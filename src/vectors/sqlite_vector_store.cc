@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <queue>
 
-#include "../catalog/sqlite_db.h"
-#include "../catalog/sqlite_url.h"
+#include "../sqlite/sqlite_db.h"
+#include "../sqlite/sqlite_url.h"
 #include "vector_backends.h"
 
 namespace facefill {

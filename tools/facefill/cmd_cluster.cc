@@ -28,6 +28,7 @@ nlohmann::json ToJson(const ClusterReport& r) {
           {"retired_ids", r.retired_ids},
           {"split_by_label", r.split_by_label},
           {"changed_faces", r.changed_faces},
+          {"below_gate", r.below_gate},
           {"graph_components", r.graph_components},
           {"graph_seconds", r.graph_seconds},
           {"cluster_seconds", r.cluster_seconds},
@@ -36,10 +37,10 @@ nlohmann::json ToJson(const ClusterReport& r) {
 
 void Print(const ClusterReport& r) {
   std::cout << fmt::format(
-      "{} faces: {} clusters, {} noise; ids kept {}, new {}, retired {}; {} split by named persons; {} faces changed; "
-      "{:.1f} s (graph {:.1f} s, HDBSCAN* {:.1f} s)\n",
-      r.faces, r.clusters, r.noise, r.kept_ids, r.new_ids, r.retired_ids, r.split_by_label, r.changed_faces,
-      r.total_seconds, r.graph_seconds, r.cluster_seconds);
+      "{} faces ({} below the quality gate left out): {} clusters, {} noise; ids kept {}, new {}, retired {}; {} split "
+      "by named persons; {} faces changed; {:.1f} s (graph {:.1f} s, HDBSCAN* {:.1f} s)\n",
+      r.faces, r.below_gate, r.clusters, r.noise, r.kept_ids, r.new_ids, r.retired_ids, r.split_by_label,
+      r.changed_faces, r.total_seconds, r.graph_seconds, r.cluster_seconds);
 }
 
 int Run(const ClusterFlags& flags) {
@@ -97,6 +98,12 @@ void RegisterCluster(CLI::App* app) {
   cmd->add_option("--min-samples", o.hdbscan.min_samples, "Core distance: distance to this many-th point (self first)")
       ->capture_default_str();
   cmd->add_option("--min-similarity", o.min_similarity, "Faces less similar (cosine) are never linked directly")
+      ->capture_default_str();
+  cmd->add_option("--min-face-size", o.min_face_size,
+                  "Quality gate: faces whose box's shorter side is smaller (pixels) are left unclustered (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--min-detection-score", o.min_detection_score,
+                  "Quality gate: faces detected with a lower score are left unclustered (0: off)")
       ->capture_default_str();
   cmd->add_option("--neighbors", o.neighbors, "k of the k-NN graph")->capture_default_str();
   cmd->add_option("--graph-ef", o.graph_ef, "HNSW candidate list for the graph's queries (recall vs time)")

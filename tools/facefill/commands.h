@@ -27,6 +27,7 @@ void RegisterJobs(CLI::App* app);
 void RegisterErrors(CLI::App* app);
 void RegisterCluster(CLI::App* app);
 void RegisterPeople(CLI::App* app);
+void RegisterServe(CLI::App* app);
 void RegisterModels(CLI::App* app);
 
 }  // namespace facefill::cli

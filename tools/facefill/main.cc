@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   facefill::cli::RegisterJobs(&app);
   facefill::cli::RegisterCluster(&app);
   facefill::cli::RegisterPeople(&app);
+  facefill::cli::RegisterServe(&app);
   facefill::cli::RegisterModels(&app);
   if (RejectUnknownSubcommand(app, argc, argv)) return facefill::cli::kExitUsage;
   try {

@@ -21,6 +21,11 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
       "--threads", flags->threads,
       "ONNX Runtime threads per model call (default: 1 per pipeline worker; all cores for single-image commands "
       "and --sequential)");
+  app->add_option("--device", flags->device,
+                  "Where models run: cpu, cuda, cuda:N (ONNX Runtime's CUDA provider; scripts/setup.sh --gpu), or "
+                  "auto (CUDA when it can be used, else the CPU, saying why)")
+      ->envname("FACEFILL_DEVICE")
+      ->capture_default_str();
 }
 
 void AddMaxFacesFlag(CLI::App* app, ModelFlags* flags) {
@@ -52,9 +57,16 @@ std::string LocatePackId(const ModelFlags& flags) {
 }
 
 std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads) {
+  auto device = Device::Parse(flags.device);
+  if (!device.ok()) {
+    spdlog::error("{}", device.status().ToString());
+    return nullptr;
+  }
   auto pack = Locate(flags);
   if (!pack.ok()) return nullptr;
   AnalyzerOptions options;
+  options.detector.runtime.device = *device;
+  options.embedder.runtime.device = *device;
   options.detector.score_threshold = flags.score_threshold;
   options.detector.max_faces = flags.max_faces;
   options.detector.tight_input = flags.tight_input;
@@ -65,7 +77,11 @@ std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads)
     spdlog::error("{}", analyzer.status().ToString());
     return nullptr;
   }
-  spdlog::debug("models: {} | {}", (*analyzer)->detector().Describe(), (*analyzer)->embedder().Describe());
+  if (device->kind == Device::Kind::kCpu) {
+    spdlog::debug("models: {} | {}", (*analyzer)->detector().Describe(), (*analyzer)->embedder().Describe());
+  } else {
+    spdlog::info("models: {} | {}", (*analyzer)->detector().Describe(), (*analyzer)->embedder().Describe());
+  }
   return std::move(analyzer).value();
 }
 

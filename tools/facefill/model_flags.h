@@ -15,8 +15,9 @@ struct ModelFlags {
   std::string detector;
   std::string recognizer;
   float score_threshold = 0.5f;
-  int max_faces = 1000;  // per image; the largest and most central are kept
-  int threads = -1;      // -1: auto (see EffectiveThreads)
+  int max_faces = 1000;        // per image; the largest and most central are kept
+  int threads = -1;            // -1: auto (see EffectiveThreads)
+  std::string device = "cpu";  // cpu, cuda, cuda:N or auto (Device::Parse)
   bool tight_input = false;
 };
 

@@ -1,0 +1,55 @@
+// `facefill serve`: a local web server over an embedded catalog — people, a person, a photo with its boxes, search
+// and status, as plain HTML served by the binary.
+//
+//   auto stores = OpenStores("sqlite:facefill.db", "");
+//   auto server = WebServer::Create("sqlite:facefill.db", std::move(*stores), std::move(analyzer), {});
+//   (*server)->Listen();  // blocks until Stop() (from another thread)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "facefill/analyzer.h"
+#include "facefill/search.h"
+#include "facefill/status.h"
+#include "facefill/stores.h"
+
+namespace facefill {
+
+struct ServeOptions {
+  std::string bind = "127.0.0.1";  // loopback only unless asked
+  int port = 8080;                 // 0: any free port (see WebServer::port())
+  // Largest request body (a search upload); a larger one gets 413 and an error page.
+  int64_t max_upload_bytes = int64_t{20} << 20;
+  // Face crops and downscaled photos are cached on disk in this folder (default: the catalog's file + ".webcache"),
+  // holding at most cache_bytes (least recently used files go first).
+  std::string cache_dir;
+  int64_t cache_bytes = int64_t{256} << 20;
+  int crop_size = 160;          // face crop side, pixels
+  int photo_max_side = 1280;    // longest side of a downscaled photo
+  int unclustered_limit = 500;  // unclustered faces shown on the People page
+  int threads = 8;              // request threads
+  SearchOptions search{.top_k = 12};
+  Status Validate() const;
+};
+
+// Thread-safe: requests run on a pool of threads.
+class WebServer {
+ public:
+  // Opens the catalog's people view (embedded SQLite catalogs only) and binds the port. `analyzer` may be null:
+  // search by upload then says that no model pack was found; search by a stored face still works.
+  static Result<std::unique_ptr<WebServer>> Create(const std::string& catalog_url, Stores stores,
+                                                   std::unique_ptr<FaceAnalyzer> analyzer,
+                                                   const ServeOptions& options = {});
+  virtual ~WebServer() = default;
+
+  // Serves until Stop(); returns an error when the listener fails.
+  virtual Status Listen() = 0;
+  virtual void Stop() = 0;
+  virtual int port() const = 0;
+  // The per-process token every POST must carry (form field "token").
+  virtual const std::string& token() const = 0;
+};
+
+}  // namespace facefill

@@ -1,0 +1,385 @@
+"""`facefill serve` end to end: a catalog of the shared photos (catalog), the server's safety over plain HTTP
+(security), and headless Chromium through People, a person, a photo, Search and Status (browser).
+
+  web_test.py catalog  FACEFILL SHARED WORKDIR   scan + backfill + cluster the shared photos into WORKDIR
+  web_test.py security FACEFILL SHARED WORKDIR
+  web_test.py browser  FACEFILL SHARED WORKDIR   screenshots in WORKDIR/screenshots
+"""
+import csv
+import http.client
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+failures = []
+
+
+def check(condition, what):
+    print(("ok    " if condition else "FAIL  ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def run(cli, *args):
+    done = subprocess.run([cli, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"facefill {' '.join(args)}: exit {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def make_catalog(cli, shared, work):
+    shutil.rmtree(work, ignore_errors=True)
+    library = os.path.join(work, "library")
+    shutil.copytree(os.path.join(shared, "images"), library)
+    # A photo that will be swapped for a symlink leading out of the library once it is catalogued.
+    os.makedirs(os.path.join(library, "linked"))
+    shutil.copy(os.path.join(shared, "images/biden/biden.jpg"), os.path.join(library, "linked/biden_link.jpg"))
+    # Files whose scan fails, for the Status page's errors.
+    os.makedirs(os.path.join(library, "broken"))
+    with open(os.path.join(shared, "images/obama/obama.jpg"), "rb") as f:
+        head = f.read(6000)
+    with open(os.path.join(library, "broken/truncated.jpg"), "wb") as f:
+        f.write(head)
+    with open(os.path.join(library, "broken/notes.jpg"), "wb") as f:
+        f.write(b"\xff\xd8\xff not really a JPEG" * 40)
+    db = "sqlite:" + os.path.join(work, "facefill.db")
+    run(cli, "scan", library, "--db", db)
+    subprocess.run([cli, "backfill", "--db", db, "-q"], check=False)  # exit 1: the broken files failed
+    run(cli, "cluster", "--min-cluster-size", "3", "--db", db)
+    outside = os.path.join(work, "outside")
+    os.makedirs(outside)
+    shutil.copy(os.path.join(shared, "images/biden/biden.jpg"), os.path.join(outside, "secret.jpg"))
+    os.remove(os.path.join(library, "linked/biden_link.jpg"))
+    os.symlink(os.path.join(outside, "secret.jpg"), os.path.join(library, "linked/biden_link.jpg"))
+    print(run(cli, "stats", "--db", db))
+
+
+class Server:
+    """`facefill serve --port 0` over the work catalog, with its own copy of the database (tests may write)."""
+
+    def __init__(self, cli, work, name, *flags):
+        self.dir = os.path.join(work, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        for suffix in ["", ".hnsw"]:
+            if os.path.exists(os.path.join(work, "facefill.db" + suffix)):
+                shutil.copy(os.path.join(work, "facefill.db" + suffix), os.path.join(self.dir, "facefill.db" + suffix))
+        self.db_path = os.path.join(self.dir, "facefill.db")
+        self.log = open(os.path.join(self.dir, "serve.log"), "w")
+        self.proc = subprocess.Popen([cli, "serve", "--db", "sqlite:" + self.db_path, "--port", "0",
+                                      "--bind", "127.0.0.1", *flags],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not match:
+            self.proc.kill()
+            raise RuntimeError("serve did not start: " + line + open(os.path.join(self.dir, "serve.log")).read())
+        self.port = int(match.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        conn.putrequest(method, path, skip_host=bool(headers and "Host" in headers), skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body is not None:
+            try:
+                for i in range(0, len(body), 1 << 20):
+                    conn.send(body[i:i + (1 << 20)])
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered before reading it all; its answer is what counts
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, dict(response.getheaders()), data.decode("utf-8", "replace")
+
+    def stop(self):
+        self.proc.terminate()
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+def multipart(token, filename, content, content_type="application/octet-stream"):
+    boundary = "facefilltestboundary7d3a"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{token}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode()
+    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def token_of(server):
+    status, _, page = server.request("GET", "/search")
+    match = re.search(r'name="token" value="([0-9a-f]+)"', page)
+    return match.group(1) if match else ""
+
+
+def security(cli, shared, work):
+    server = Server(cli, work, "security", "--max-upload-mb", "8", "--cache-mb", "1")
+    db = sqlite3.connect(server.db_path)
+    asset_id, face_id, path = db.execute(
+        "SELECT a.id, f.id, a.path FROM image_assets a JOIN face_instances f ON f.asset_id = a.id "
+        "WHERE a.path NOT LIKE '%linked%' LIMIT 1").fetchone()
+    cluster = db.execute("SELECT cluster_id FROM face_instances WHERE cluster_id IS NOT NULL LIMIT 1").fetchone()[0]
+    linked_asset, linked_face = db.execute(
+        "SELECT a.id, f.id FROM image_assets a JOIN face_instances f ON f.asset_id = a.id "
+        "WHERE a.path LIKE '%linked/biden_link.jpg'").fetchone()
+    try:
+        status, headers, _ = server.request("GET", f"/image/{asset_id}.jpg")
+        check(status == 200 and headers.get("Content-Type") == "image/jpeg", "a catalog photo is served")
+        status, headers, _ = server.request("GET", f"/crop/{face_id}.jpg")
+        check(status == 200 and "ETag" in headers and "max-age" in headers.get("Cache-Control", ""),
+              "a face crop has ETag and Cache-Control")
+        status, _, body = server.request("GET", f"/crop/{face_id}.jpg", headers={"If-None-Match": headers["ETag"]})
+        check(status == 304 and body == "", "If-None-Match answers 304")
+        status, headers, _ = server.request("GET", "/")
+        check(headers.get("Cache-Control") == "no-store", "pages are not cached")
+        quoted = urllib.parse.quote(path, safe="")
+        for probe in ["/../../../../etc/passwd", "/image/../../../../etc/passwd", "/etc/passwd", "//etc/passwd",
+                      "/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd.jpg", "/image/..%2F..%2Fetc%2Fpasswd",
+                      "/crop/%2e%2e%2ffacefill.db", "/image/" + quoted, "/photo/" + quoted, "/" + quoted,
+                      "/image/" + path, "/crop/../facefill.db.jpg", "/image/-1.jpg", "/image/99999999.jpg",
+                      "/photo/99999999", "/person/..", "/person/%3Cscript%3E", "/crop/nothere.jpg",
+                      "/static/../../etc/passwd", "/image/%00.jpg"]:
+            status, _, body = server.request("GET", probe)
+            check(status == 404 and "root:" not in body and "<html" in body, f"GET {probe} -> 404 page ({status})")
+        status, _, _ = server.request("GET", f"/image/{linked_asset}.jpg")
+        check(status == 404, f"a catalog photo swapped for a symlink out of the library -> 404 ({status})")
+        status, _, _ = server.request("GET", f"/crop/{linked_face}.jpg")
+        check(status == 404, f"its face crop -> 404 ({status})")
+        status, _, _ = server.request("GET", "/", headers={"Host": "attacker.example"})
+        check(status == 403, f"a request for another host name (DNS rebinding) -> 403 ({status})")
+
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, body = server.request("POST", f"/person/{cluster}/name", b"name=Mallory", form)
+        check(status == 403, f"POST without the token -> 403 ({status})")
+        status, _, _ = server.request("POST", f"/person/{cluster}/name", b"name=Mallory&token=0123456789abcdef", form)
+        check(status == 403, f"POST with a wrong token -> 403 ({status})")
+        status, _, _ = server.request("POST", f"/face/{face_id}/split", b"", form)
+        check(status == 403, f"split without the token -> 403 ({status})")
+        named = db.execute("SELECT COUNT(*) FROM persons WHERE name = 'Mallory'").fetchone()[0]
+        check(named == 0, "no person was named by the refused POSTs")
+        token = token_of(server)
+        check(len(token) == 32, "the pages carry a per-process token")
+        status, _, _ = server.request("GET", f"/person/{cluster}/name?name=Mallory&token={token}")
+        check(status == 404, f"a write by GET, even with the token -> 404 ({status})")
+
+        # With the token: move a face out, merge it back, and two named persons refuse to merge (409 page).
+        moved = db.execute("SELECT id FROM face_instances WHERE cluster_id = ? LIMIT 1", (cluster,)).fetchone()[0]
+        status, headers, _ = server.request("POST", f"/face/{moved}/split", f"token={token}".encode(), form)
+        new_cluster = db.execute("SELECT cluster_id FROM face_instances WHERE id = ?", (moved,)).fetchone()[0]
+        check(status == 303 and headers.get("Location") == f"/person/{cluster}" and new_cluster != cluster,
+              f"move out with the token -> 303, the face has a cluster of its own ({status})")
+        status, _, _ = server.request("POST", f"/person/{cluster}/merge",
+                                      f"token={token}&from={new_cluster}".encode(), form)
+        back = db.execute("SELECT cluster_id FROM face_instances WHERE id = ?", (moved,)).fetchone()[0]
+        check(status == 303 and back == cluster, f"merge with the token -> 303, the face is back ({status})")
+        other = db.execute("SELECT cluster_id FROM face_instances WHERE cluster_id IS NOT NULL AND cluster_id != ? "
+                           "LIMIT 1", (cluster,)).fetchone()[0]
+        for c, name in [(cluster, "Ada"), (other, "Grace")]:
+            status, _, _ = server.request("POST", f"/person/{c}/name", f"token={token}&name={name}".encode(), form)
+            check(status == 303, f"name {name} -> 303 ({status})")
+        status, _, page = server.request("POST", f"/person/{cluster}/merge",
+                                         f"token={token}&from={other}".encode(), form)
+        check(status == 409 and 'id="notice"' in page, f"merging two named persons -> 409 with the reason ({status})")
+
+        body, content_type = multipart(token, "big.jpg", os.urandom(50 << 20))
+        status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
+        check(status == 413 and "larger than this server takes" in page, f"a 50 MB upload -> 413 page ({status})")
+        body, content_type = multipart(token, "ten.jpg", os.urandom(10 << 20))
+        status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
+        check(status == 413, f"a 10 MB upload over --max-upload-mb 8 -> 413 ({status})")
+        body, content_type = multipart(token, "notes.txt", b"these are not pixels\n" * 100, "text/plain")
+        status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
+        check(status == 415 and "notes.txt is not a photo facefill can read" in page,
+              f"a text upload -> 415 page naming it ({status})")
+        body, content_type = multipart(token, "broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 4000, "image/jpeg")
+        status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
+        check(status == 415 and "broken.jpg" in page, f"a broken JPEG -> 415 page ({status})")
+        status, _, _ = server.request("GET", "/status")
+        check(status == 200, "the server still answers after the bad uploads")
+
+        # The crop cache keeps to --cache-mb 1 however many photos are shown.
+        for (aid,) in db.execute("SELECT id FROM image_assets").fetchall():
+            server.request("GET", f"/image/{aid}.jpg")
+        cache = os.path.join(server.dir, "facefill.db.webcache")
+        size = sum(os.path.getsize(os.path.join(cache, f)) for f in os.listdir(cache))
+        check(0 < size <= 1 << 20, f"the image cache stays within --cache-mb 1 ({size} bytes)")
+    finally:
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
+def manifest_identity_photos(shared, identity):
+    out = []
+    with open(os.path.join(shared, "MANIFEST.tsv")) as f:
+        for row in csv.reader(f, delimiter="\t"):
+            if len(row) > 7 and row[0] == "image" and row[7] == identity and row[1].startswith("images/"):
+                out.append(row[1][len("images/"):])
+    return out
+
+
+def browser(cli, shared, work):
+    import cdp
+    shots = os.path.join(work, "screenshots")
+    os.makedirs(shots, exist_ok=True)
+    server = Server(cli, work, "browser")
+    db = sqlite3.connect(server.db_path)
+    library = os.path.join(work, "library")
+    clusters = json.loads(run(cli, "people", "--json", "--db", "sqlite:" + server.db_path))
+    # The obama cluster: where the faces of the one-face photos of Obama lie (MANIFEST.tsv).
+    obama_faces = {}
+    for relative in manifest_identity_photos(shared, "obama"):
+        rows = db.execute("SELECT f.id, COALESCE(f.cluster_id, '') FROM face_instances f JOIN image_assets a "
+                          "ON a.id = f.asset_id WHERE a.path = ?", (os.path.join(library, relative),)).fetchall()
+        if len(rows) == 1:
+            obama_faces[rows[0][0]] = rows[0][1]
+    check(len(obama_faces) >= 4, f"the catalog holds the one-face Obama photos ({len(obama_faces)})")
+    obama_clusters = set(obama_faces.values())
+    check(len(obama_clusters) == 1 and "" not in obama_clusters, f"they lie in one cluster ({obama_clusters})")
+    obama = next(iter(obama_clusters))
+    b = cdp.Browser()
+    page = b.page()
+    try:
+        page.navigate(server.url + "/")
+        tiles = page.eval("document.querySelectorAll('#people .tile').length")
+        check(tiles == len(clusters) and tiles > 5, f"People: one tile per cluster ({tiles} of {len(clusters)})")
+        counts = page.eval("[...document.querySelectorAll('#people .tile')].map(t => +t.dataset.faces)")
+        check(counts == sorted(counts, reverse=True), f"People: largest first {counts}")
+        loaded = page.eval("[...document.querySelectorAll('#people .tile img')].slice(0, 6)"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+        check(loaded, "People: the first tiles show their face crop")
+        unclustered = db.execute("SELECT COUNT(*) FROM face_instances WHERE cluster_id IS NULL").fetchone()[0]
+        shown = page.eval("document.querySelectorAll('#unclustered .face').length")
+        check(shown == min(unclustered, 500), f"People: unclustered faces at the end ({shown} of {unclustered})")
+        page.screenshot(os.path.join(shots, "1-people.png"))
+        page.screenshot(os.path.join(shots, "serve-small.png"), scale=0.5)
+
+        page.click_and_wait(f"#people .tile[data-cluster='{obama}']")
+        check(page.eval("location.pathname") == f"/person/{obama}", "a tile leads to its person")
+        faces = set(page.eval("[...document.querySelectorAll('#faces .face')].map(f => f.dataset.face)"))
+        in_cluster = {r[0] for r in db.execute("SELECT id FROM face_instances WHERE cluster_id = ?", (obama,))}
+        check(faces == in_cluster, f"Person: every face of the cluster is shown ({len(faces)} of {len(in_cluster)})")
+        check(set(obama_faces) <= faces, "Person: the obama cluster holds every Obama face")
+        # Naming, with markup in the name: shown as text, never run.
+        name = "<script>window.pwned=1</script>Barack <b>Obama</b>"
+        page.eval(f"document.querySelector('input[name=name]').value = {json.dumps(name)}")
+        page.click_and_wait("#name-button")
+        check(page.eval("document.getElementById('person-name').textContent") == name, "Person: the name as text")
+        check(page.eval("window.pwned === undefined && document.querySelectorAll('main script, main b').length == 0"),
+              "Person: the <script> in the name did not run and made no element")
+        stored = db.execute("SELECT COUNT(*) FROM persons WHERE name = ?", (name,)).fetchone()[0]
+        check(stored == 1, "Person: the name is stored, the same operation as `facefill people name`")
+        page.screenshot(os.path.join(shots, "2-person.png"))
+        # Search by picking a face: its "similar" link.
+        page.click_and_wait("#faces a[href^='/search?face=']")
+        picked = page.eval("[...document.querySelectorAll('#results .face')].map(f => f.dataset.face)")
+        check(len(picked) >= 5 and in_cluster_of(db, picked[1]) == obama,
+              f"Search by a face: Obama's faces first ({len(picked)} shown)")
+        page.call("Page.navigate", url=server.url + f"/person/{obama}")
+        page.wait_loaded()
+
+        # A photo with several faces: boxes and landmarks drawn over it.
+        face = page.eval("document.querySelector('#faces .face').dataset.face")
+        page.click_and_wait("#faces .face")
+        asset = db.execute("SELECT asset_id FROM face_instances WHERE id = ?", (face,)).fetchone()[0]
+        check(page.eval("location.pathname") == f"/photo/{asset}", "a face leads to its photo")
+        page.navigate(server.url + "/photo/" + str(db.execute(
+            "SELECT asset_id FROM face_instances GROUP BY asset_id ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]))
+        asset = int(page.eval("location.pathname.split('/')[2]"))
+        n_faces = db.execute("SELECT COUNT(*) FROM face_instances WHERE asset_id = ?", (asset,)).fetchone()[0]
+        boxes = page.eval("document.querySelectorAll('#photo svg rect.box').length")
+        marks = page.eval("document.querySelectorAll('#photo svg circle.landmark').length")
+        check(boxes == n_faces and n_faces >= 3, f"Photo: a box per face ({boxes} of {n_faces})")
+        check(marks == 5 * n_faces, f"Photo: five landmarks per face ({marks})")
+        check(page.eval("document.querySelector('#photo img').naturalWidth > 0"), "Photo: the image is shown")
+        page.screenshot(os.path.join(shots, "3-photo.png"))
+
+        page.navigate(server.url + "/search")
+        page.set_file("#photo-input", os.path.join(shared, "images/obama/obama2.jpg"))
+        page.click_and_wait("#search-button")
+        hits = page.eval("[...document.querySelectorAll('#results .face')].map(f => [f.dataset.face, "
+                         "f.classList.contains('same')])")
+        check(len(hits) >= 5, f"Search: similar faces for the uploaded photo ({len(hits)})")
+        same = [h[0] for h in hits if h[1]]
+        check(len(same) >= 3 and all(in_cluster_of(db, f) == obama for f in same),
+              f"Search: the faces marked same person are Obama's ({len(same)})")
+        page.screenshot(os.path.join(shots, "4-search.png"))
+
+        page.navigate(server.url + "/status")
+        assets = db.execute("SELECT COUNT(*) FROM image_assets").fetchone()[0]
+        check(page.eval("document.getElementById('n-assets').textContent") == str(assets), "Status: asset count")
+        deadline = time.time() + 10
+        while not page.eval("+(document.getElementById('status').dataset.polls || 0) >= 1"):
+            if time.time() > deadline:
+                break
+            time.sleep(0.2)
+        check(page.eval("+(document.getElementById('status').dataset.polls || 0) >= 1"), "Status: live polling runs")
+        errors = db.execute("SELECT COUNT(*) FROM facefill_scan_status WHERE status = 'error'").fetchone()[0]
+        listed = page.eval("document.querySelectorAll('#failed tr.failed').length")
+        check(listed == errors and errors > 0, f"Status: the failing files are listed ({listed} of {errors})")
+        page.screenshot(os.path.join(shots, "5-status.png"))
+
+        # Live progress: new photos scanned, then backfilled, while the page is open.
+        extra = os.path.join(server.dir, "extra")
+        os.makedirs(extra)
+        for name in ["obama/obama.jpg", "biden/biden2.jpg", "celeb/rose_leslie_1.jpg"]:
+            shutil.copy(os.path.join(shared, "images", name), os.path.join(extra, os.path.basename(name)))
+        url = "sqlite:" + server.db_path
+
+        def wait_for(element, value):
+            deadline = time.time() + 20
+            while page.eval(f"document.getElementById('{element}').textContent") != str(value):
+                if time.time() > deadline:
+                    return False
+                time.sleep(0.2)
+            return True
+
+        run(cli, "scan", extra, "--db", url)
+        check(wait_for("n-assets", assets + 3) and wait_for("n-pending", 3),
+              "Status: a scan's new photos appear as pending without a reload")
+        subprocess.run([cli, "backfill", "--db", url, "-q"], capture_output=True)
+        check(wait_for("n-pending", 0) and wait_for("progress-text", "100% processed"),
+              "Status: the backfill's progress appears without a reload")
+    finally:
+        b.close()
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
+def in_cluster_of(db, face_id):
+    row = db.execute("SELECT COALESCE(cluster_id, '') FROM face_instances WHERE id = ?", (face_id,)).fetchone()
+    return row[0] if row else None
+
+
+def main():
+    mode, cli, shared, work = sys.argv[1:5]
+    shared = os.environ.get("FACEFILL_SHARED") or shared
+    shared = os.path.realpath(shared)  # chromium refuses to upload a file named through ".."
+    work = os.path.realpath(work)
+    if not os.path.isdir(os.path.join(shared, "images")):
+        print(f"{shared}/images is missing")
+        sys.exit(1 if os.environ.get("CI") == "true" else 77)
+    if mode == "catalog":
+        make_catalog(cli, shared, work)
+    elif mode == "security":
+        security(cli, shared, work)
+    elif mode == "browser":
+        browser(cli, shared, work)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
