@@ -116,5 +116,22 @@ TEST(BatchifyRefusal, PinnedBatchFailsTheCheckAndNothingWritten) {
   EXPECT_FALSE(fs::exists(dir / "out.onnx.partial"));
 }
 
+// --tight-input reaches the detector (its description, logged with -v, says so), and only when given.
+TEST(TightInputFlag, ReachesTheDetector) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (models, photos)");
+  FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  const std::string command = std::string(FACEFILL_CLI) + " detect -v --detector " +
+                              Quote(SharedDir() / "models/scrfd/det_2.5g.onnx") + " --recognizer " +
+                              Quote(DefaultPackDir() / "fr_feature.onnx") + " " +
+                              Quote(SharedDir() / "images/obama/obama.jpg");
+  auto tight = RunShell(command + " --tight-input 2>&1");
+  ASSERT_EQ(tight.exit_code, 0) << tight.out;
+  EXPECT_NE(tight.out.find("640x640 tight"), std::string::npos) << tight.out;
+  auto square = RunShell(command + " 2>&1");
+  ASSERT_EQ(square.exit_code, 0) << square.out;
+  EXPECT_NE(square.out.find("640x640, cpu)"), std::string::npos) << square.out;
+  EXPECT_EQ(square.out.find("tight"), std::string::npos) << square.out;
+}
+
 }  // namespace
 }  // namespace facefill

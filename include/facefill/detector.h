@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <opencv2/core.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ struct DetectorOptions {
   // Network input size for models with a dynamic input (InsightFace det_size); fixed-size models use their own.
   int input_width = 640;
   int input_height = 640;
+  // With a dynamic input size, feed only the used part of the letterbox rounded up to the largest stride (a 4:3
+  // photo: 640x480) instead of the whole input_width x input_height square. Faster; faces may differ slightly from
+  // InsightFace's near the bottom or right edge of the photo.
+  bool tight_input = false;
+  // Images per model call in DetectBatch when the model's batch is dynamic (`facefill models batchify`).
+  int max_batch = 8;
   RuntimeOptions runtime;
 
   Status Validate() const;
@@ -35,6 +42,21 @@ class FaceDetector {
 
   // Detects faces in an 8-bit BGR image. Results are in that image's pixel coordinates, highest score first.
   virtual Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr) = 0;
+
+  // Detects faces in several images: one list per image, each equal to Detect on that image. A detector whose
+  // model takes a batch runs images of one input size together, up to batch_limit() per model call.
+  virtual Result<std::vector<std::vector<FaceDetection>>> DetectBatch(std::span<const cv::Mat> images) {
+    std::vector<std::vector<FaceDetection>> faces;
+    for (const auto& image : images) {
+      auto found = Detect(image);
+      if (!found.ok()) return found.status();
+      faces.push_back(std::move(found).value());
+    }
+    return faces;
+  }
+
+  // Images per model call in DetectBatch: 1 unless the model's batch is dynamic.
+  virtual int batch_limit() const { return 1; }
 
   // A detector sharing this one's loaded model with scratch buffers of its own.
   virtual std::unique_ptr<FaceDetector> Clone() const = 0;

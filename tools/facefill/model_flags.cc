@@ -14,6 +14,9 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
   app->add_option("--detector", flags->detector, "Detector .onnx file, overriding the pack's");
   app->add_option("--recognizer", flags->recognizer, "Recogniser .onnx file, overriding the pack's");
   app->add_option("--det-threshold", flags->score_threshold, "Detector score threshold")->capture_default_str();
+  app->add_flag("--tight-input", flags->tight_input,
+                "Detectors with a dynamic input size see only the used part of the letterbox, rounded up to 32 "
+                "(a 4:3 photo: 640x480 instead of 640x640): faster, but faces may move slightly from InsightFace's");
   app->add_option(
       "--threads", flags->threads,
       "ONNX Runtime threads per model call (default: 1 per pipeline worker; all cores for single-image commands "
@@ -66,6 +69,7 @@ std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads)
   options.embedder.runtime.device = *device;
   options.detector.score_threshold = flags.score_threshold;
   options.detector.max_faces = flags.max_faces;
+  options.detector.tight_input = flags.tight_input;
   options.detector.runtime.intra_op_threads = threads;
   options.embedder.runtime.intra_op_threads = threads;
   auto analyzer = FaceAnalyzer::Open(*pack, options);

@@ -18,6 +18,7 @@ struct ModelFlags {
   int max_faces = 1000;        // per image; the largest and most central are kept
   int threads = -1;            // -1: auto (see EffectiveThreads)
   std::string device = "cpu";  // cpu, cuda, cuda:N or auto (Device::Parse)
+  bool tight_input = false;
 };
 
 void AddModelFlags(CLI::App* app, ModelFlags* flags);
