@@ -58,12 +58,12 @@ fi
 
 # 2. Throughput per face batch size: a fresh catalog each time, one inference thread per device on a GPU.
 threads=()
-[ "$device" != cpu ] && threads=(--workers 1 --decode-threads "$(nproc)")
+[ "$device" != cpu ] && threads=(--inference-threads 1 --decode-threads "$(nproc)")
 for b in $batches; do
   log "backfill, $b faces per call"
   db="sqlite:$work/b$b.db"
   "$facefill" scan --db "$db" "$work/corpus" >/dev/null
-  "$facefill" backfill --db "$db" --device "$device" "${model_flags[@]}" "${threads[@]}" --batch-size "$b" \
+  "$facefill" backfill --db "$db" --device "$device" "${model_flags[@]}" "${threads[@]}" --faces-per-call "$b" \
     --json -q >"$work/backfill-$b.json"
 done
 

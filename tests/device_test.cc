@@ -20,7 +20,7 @@ const fs::path kCpuRuntime = FACEFILL_ORT_CPU_LIB;
 const fs::path kGpuRuntime = FACEFILL_ORT_GPU_LIB;
 
 // `facefill detect` on one shared photo, with the ONNX Runtime found first in `runtime_dir`; stdout and stderr.
-testing::ShellResult Detect(const fs::path& runtime_dir, const std::string& flags, const std::string& env = "") {
+testing::ChildResult Detect(const fs::path& runtime_dir, const std::string& flags, const std::string& env = "") {
   const fs::path photo = SharedDir() / "images/obama/obama.jpg";
   return testing::RunShell("env LD_LIBRARY_PATH=" + runtime_dir.string() + " " + env + " " + FACEFILL_CLI + " detect " +
                            flags + " " + photo.string() + " 2>&1");

@@ -1,7 +1,7 @@
 // CatalogView: the web pages' read queries over the SQLite catalog.
 #include "catalog_view.h"
 
-#include "facefill/landmarks_json.h"
+#include "../core/landmarks_json.h"
 
 namespace facefill::web {
 namespace {
