@@ -66,12 +66,17 @@ class PeoplePhotosTest : public ::testing::Test {
     ASSERT_GE(identities_.size(), 20u);
   }
 
-  // Copies these photos (paths under images/) into the library folder, then scans and backfills it.
-  void AddPhotos(const std::vector<std::string>& relative) {
+  // Copies these photos (paths under images/) into the library folder.
+  void CopyPhotos(const std::vector<std::string>& relative) {
     for (const auto& r : relative) {
       fs::create_directories((library() / r).parent_path());
       fs::copy_file(SharedDir() / "images" / r, library() / r, fs::copy_options::overwrite_existing);
     }
+  }
+
+  // Copies these photos into the library folder, then scans and backfills it.
+  void AddPhotos(const std::vector<std::string>& relative) {
+    CopyPhotos(relative);
     auto catalog = OpenCatalog(url_);
     ASSERT_TRUE(catalog.ok());
     auto vectors = OpenVectorStore("", url_);
@@ -202,14 +207,37 @@ TEST_F(PeoplePhotosTest, IdentitiesFormClustersThatKeepTheirIdsAndNewPhotosJoinT
   EXPECT_EQ(run.last_json.value("changed_faces", -1), 0) << run.output;
   EXPECT_EQ(ExpectIdentitiesClustered(3, 5), home);
 
-  // New photos of Obama, then the incremental step: they join his cluster.
-  AddPhotos(later);
+  // New photos of Obama. A backfill with --no-people leaves the new face unassigned; `cluster --incremental` then
+  // puts it in his cluster.
+  CopyPhotos({later[0]});
+  ASSERT_EQ(Cli({"scan", library().string()}).exit_code, 0);
+  run = Cli({"backfill", "--no-people", "--json", "-q", "--models", DefaultPackDir().string()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_FALSE(run.last_json.contains("people")) << run.output;
+  auto cluster_of_photo = [&](const std::string& path) {
+    std::set<std::string> clusters;
+    for (const auto& f : Faces()) {
+      if (f.path == path) clusters.insert(f.cluster);
+    }
+    return clusters;
+  };
+  EXPECT_EQ(cluster_of_photo(later[0]), std::set<std::string>{""});
   run = Cli({"cluster", "--incremental", "--min-cluster-size", "3", "--min-agreeing", "3", "--max-distance", "0.5",
              "--full-run-share", "1", "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_FALSE(run.last_json.value("ran_full", true));
-  EXPECT_EQ(run.last_json.value("pending", 0), 2) << run.output;
-  EXPECT_EQ(run.last_json.value("assigned", 0), 2) << run.output;
+  EXPECT_EQ(run.last_json.value("pending", 0), 1) << run.output;
+  EXPECT_EQ(run.last_json.value("assigned", 0), 1) << run.output;
+  EXPECT_EQ(cluster_of_photo(later[0]), std::set<std::string>{home.at("obama")});
+  // A plain backfill ends with that step itself: the next new photo joins his cluster with no further command.
+  CopyPhotos({later[1]});
+  ASSERT_EQ(Cli({"scan", library().string()}).exit_code, 0);
+  run = Cli({"backfill", "--json", "-q", "--models", DefaultPackDir().string()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ASSERT_TRUE(run.last_json.contains("people")) << run.output;
+  EXPECT_EQ(run.last_json["people"].value("pending", 0), 1) << run.output;
+  EXPECT_EQ(run.last_json["people"].value("assigned", 0), 1) << run.output;
+  EXPECT_EQ(cluster_of_photo(later[1]), std::set<std::string>{home.at("obama")});
   EXPECT_EQ(ExpectIdentitiesClustered(3, 5).at("obama"), home.at("obama"));
 
   // Search through the index answers like exact search.

@@ -77,6 +77,11 @@ struct AssignReport {
 // Assigns faces added since the last full run; runs a full one when too many are left waiting.
 Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options = {});
 
+// The step a backfill ends with: when the catalog is an embedded (SQLite) one with local vectors that has been
+// clustered before, AssignNewFaces; otherwise nothing (nullopt).
+Result<std::optional<AssignReport>> AssignAfterBackfill(const std::string& catalog_url, const std::string& vectors_url,
+                                                        const ClusterOptions& options = {});
+
 struct PeopleCluster {
   std::string cluster_id;
   int64_t faces = 0;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "../catalog/catalog_backends.h"
 #include "facefill/people.h"
 #include "people_catalog.h"
 
@@ -289,6 +290,23 @@ Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const Cluste
   }
   report.seconds = SecondsSince(start);
   return report;
+}
+
+Result<std::optional<AssignReport>> AssignAfterBackfill(const std::string& catalog_url, const std::string& vectors_url,
+                                                        const ClusterOptions& options) {
+  if (IsPostgresUrl(catalog_url) || !(vectors_url.empty() || vectors_url == "local")) {
+    return std::optional<AssignReport>();
+  }
+  auto catalog = PeopleCatalog::Open(catalog_url);
+  if (!catalog.ok()) return catalog.status();
+  auto through = (*catalog)->State(kClusteredThrough);
+  if (!through.ok()) return through.status();
+  if (*through == 0)
+    return std::optional<AssignReport>();  // never clustered: `facefill cluster` makes the first clusters
+  catalog->reset();
+  auto report = AssignNewFaces(catalog_url, options);
+  if (!report.ok()) return report.status();
+  return std::optional<AssignReport>(*report);
 }
 
 }  // namespace facefill

@@ -39,10 +39,12 @@ class UnionFind {
 // finite lambda so stabilities stay finite. Components joined at infinity (no link within max_edge_distance) merge
 // at `floor` = 1 / max_edge_distance, as if every longer distance were clipped to it: nothing is known beyond the
 // cut, so a component is born there. (Born at lambda 0 instead, a component would outweigh any split inside it, and
-// two people joined by one weak link would be kept together whenever the graph happened to hold that link.)
+// two people joined by one weak graph link would be kept together whenever the graph happened to hold that link.)
+// A finite merge, even one whose mutual reachability lies beyond the cut (a face whose core distance is long), sits
+// just above the floor: a link, however weak, counts for more than none.
 double Lambda(float distance, double floor) {
   if (std::isinf(distance)) return floor;
-  return distance > 0 ? std::max(floor, 1.0 / distance) : 1e12;
+  return distance > 0 ? std::max(floor * (1 + 1e-6), 1.0 / distance) : 1e12;
 }
 
 // From the edges of a spanning tree (n - 1 of them, sorted by weight) to cluster labels.
@@ -71,19 +73,19 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
   std::vector<int64_t> cluster_parent{-1};
   std::vector<double> cluster_birth{floor};
   std::vector<double> stability{0.0};
-  std::vector<int64_t> point_cluster(n, 0);  // the cluster each point falls out of
-  std::vector<double> point_lambda(n, 0.0);  // and when
+  std::vector<int64_t> point_cluster(n, 0);    // the cluster each point falls out of
+  std::vector<bool> point_unlinked(n, false);  // whether it fell out at an infinite distance: no link within the cut
   const int64_t root = nodes - 1;
   std::vector<std::pair<int64_t, int64_t>> queue{{root, 0}};  // (tree node, its condensed cluster)
   std::vector<int64_t> stack;
-  auto fall_out = [&](int64_t subtree, int64_t cluster, double lambda) {
+  auto fall_out = [&](int64_t subtree, int64_t cluster, double lambda, bool unlinked) {
     stack.assign(1, subtree);
     while (!stack.empty()) {
       const int64_t node = stack.back();
       stack.pop_back();
       if (node < n) {
         point_cluster[node] = cluster;
-        point_lambda[node] = lambda;
+        point_unlinked[node] = unlinked;
         stability[cluster] += lambda - cluster_birth[cluster];
       } else {
         stack.push_back(left[node - n]);
@@ -94,7 +96,7 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
   for (size_t head = 0; head < queue.size(); ++head) {
     const auto [node, cluster] = queue[head];
     if (node < n) {  // a single point that stayed in its cluster to the end (min_cluster_size 1 only)
-      fall_out(node, cluster, Lambda(0, floor));
+      fall_out(node, cluster, Lambda(0, floor), false);
       continue;
     }
     const int64_t e = node - n;
@@ -115,7 +117,7 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
         if (size[child] >= min_cluster_size) {
           queue.emplace_back(child, cluster);  // the cluster goes on, shedding the small side
         } else {
-          fall_out(child, cluster, lambda);
+          fall_out(child, cluster, lambda, std::isinf(height[e]));
         }
       }
     }
@@ -148,7 +150,7 @@ HdbscanResult LabelsFromSpanningTree(int64_t n, const std::vector<Edge>& tree, i
   }
   for (int64_t p = 0; p < n; ++p) {
     // A point joined to others only at infinite distance (no link within max_edge_distance) is noise.
-    const int64_t o = point_lambda[p] > floor ? owner[point_cluster[p]] : -1;
+    const int64_t o = point_unlinked[p] ? -1 : owner[point_cluster[p]];
     result.labels[p] = o >= 0 ? label_of[o] : -1;
   }
   return result;

@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.h"
 #include "facefill/backfill.h"
 #include "facefill/calibration.h"
+#include "facefill/people.h"
 #include "facefill/runtime.h"
 #include "facefill/worker.h"
 #include "model_flags.h"
@@ -28,6 +30,7 @@ struct BackfillFlags {
   ModelFlags models;
   BackfillOptions options;
   bool json = false;
+  bool no_people = false;  // --no-people: no incremental cluster assignment after the backfill
   bool quiet = false;
   std::string malloc_tuning = "auto";
   std::string queue;          // enqueue instead of running here
@@ -229,6 +232,25 @@ Result<bool> AnythingPending(Catalog& catalog, const BackfillOptions& o, bool js
   return false;
 }
 
+// People after a backfill (embedded catalog that has clusters): new faces join existing clusters by Immich's rule
+// (see `facefill cluster --incremental`). A failure here is reported but does not fail the backfill.
+std::optional<nlohmann::json> AssignPeople(const StoreFlags& stores) {
+  auto report = AssignAfterBackfill(stores.db, stores.vectors);
+  if (!report.ok()) {
+    spdlog::warn("assigning new faces to clusters: {} (`facefill cluster --incremental` retries)",
+                 report.status().ToString());
+    return std::nullopt;
+  }
+  if (!*report) return std::nullopt;
+  const AssignReport& r = **report;
+  return nlohmann::json{{"pending", r.pending},
+                        {"assigned", r.assigned},
+                        {"waiting", r.waiting},
+                        {"ran_full", r.ran_full},
+                        {"summary", fmt::format("people: {} new faces, {} joined clusters, {} waiting{}", r.pending,
+                                                r.assigned, r.waiting, r.ran_full ? " (full clustering run)" : "")}};
+}
+
 int Run(BackfillFlags& flags) {
   if (!flags.queue.empty()) return Enqueue(flags);
   // Installed first, so a signal during start-up also ends cleanly (nothing is in flight yet).
@@ -272,8 +294,10 @@ int Run(BackfillFlags& flags) {
     return kExitFailure;
   }
   const auto failures = RecentFailures(*stores.catalog, *report);
+  const auto people = flags.no_people ? std::nullopt : AssignPeople(flags.stores);
   if (flags.json) {
     auto j = ReportJson(*report);
+    if (people) j["people"] = *people;
     j["first_errors"] = nlohmann::json::array();
     for (const auto& f : failures) {
       j["first_errors"].push_back({{"path", f.path}, {"reason", f.reason}, {"message", f.message}});
@@ -281,6 +305,7 @@ int Run(BackfillFlags& flags) {
     std::cout << j.dump() << "\n";
   } else {
     PrintSummary(*report, flags.options.sequential, failures);
+    if (people) std::cout << people->value("summary", "") << "\n";
   }
   return kExitOk;
 }
@@ -312,6 +337,8 @@ void RegisterBackfill(CLI::App* app) {
                 "expire (then process them here)");
   cmd->add_flag("--json", flags->json, "Print the final report as JSON");
   cmd->add_flag("-q,--quiet", flags->quiet, "No progress output");
+  cmd->add_flag("--no-people", flags->no_people,
+                "Embedded catalog with clusters: do not assign the new faces to clusters afterwards");
   cmd->add_option("--queue", flags->queue,
                   "Queue the job on this Redis (redis://HOST:PORT/DB) for `facefill worker` processes, print its id "
                   "and return");
