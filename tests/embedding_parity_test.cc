@@ -10,7 +10,6 @@
 #include <set>
 #include <sstream>
 
-#include "facefill/align.h"
 #include "facefill/analyzer.h"
 #include "facefill/image.h"
 #include "test_support.h"
@@ -129,10 +128,10 @@ TEST_F(EmbeddingParityTest, AlignedCropsMatchReferenceCrops) {
     if (compared >= 40) break;  // a sample is enough here; embeddings above cover every face
     auto decoded = DecodeImageFile(photo);
     ASSERT_TRUE(decoded.ok());
-    auto faces = analyzer_->detector().Detect(decoded->bgr);
+    auto faces = analyzer_->Detect(decoded->bgr);
     ASSERT_TRUE(faces.ok());
     ASSERT_LT(index, static_cast<int>(faces->size())) << name;
-    cv::Mat ours = AlignFace(decoded->bgr, (*faces)[index].landmarks);
+    cv::Mat ours = analyzer_->Align(decoded->bgr, (*faces)[index].landmarks);  // the crop the backfill embeds
     cv::Mat reference = cv::imread(entry.path().string(), cv::IMREAD_COLOR);
     ASSERT_EQ(reference.size(), ours.size());
     cv::Mat diff;
