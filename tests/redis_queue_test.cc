@@ -55,52 +55,64 @@ std::string StatusOf(JobQueue& queue, const std::string& id) {
   return info.ok() ? std::string(JobStatusName(info->status)) : "";
 }
 
+// A queued job, and queues on which a cancel of it lands just before their first status write: between that
+// client's read of the status and its write.
+class CancelRace {
+ public:
+  explicit CancelRace(const std::string& name) : options_(Prefixed(name)), canceller_(OpenQueue(options_)) {
+    if (canceller_ == nullptr) return;
+    auto id = canceller_->Enqueue("{}");
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (id.ok()) id_ = *id;
+  }
+  bool ready() const { return canceller_ != nullptr && !id_.empty(); }
+  JobQueue& canceller() { return *canceller_; }
+  const std::string& id() const { return id_; }
+  bool injected() const { return injected_; }
+
+  std::unique_ptr<JobQueue> RacingQueue() {
+    redis::ClientOptions hooks;
+    hooks.before_command = [this](const std::vector<std::string>& args) {
+      if (injected_ || !WritesStatus(args)) return;
+      injected_ = true;
+      EXPECT_TRUE(canceller_->Cancel(id_).ok());
+    };
+    return OpenQueue(options_, hooks);
+  }
+
+ private:
+  QueueOptions options_;
+  std::unique_ptr<JobQueue> canceller_;
+  std::string id_;
+  bool injected_ = false;
+};
+
 // A cancel that lands between a take's read of the status and its write must win.
 TEST(RedisQueueRaceTest, ACancelJustBeforeTheTakeWritesIsNotOverwritten) {
   ASSERT_NE(testing::Services(), nullptr);
-  const QueueOptions options = Prefixed("take-cancel");
-  auto canceller = OpenQueue(options);
-  ASSERT_NE(canceller, nullptr);
-  auto id = canceller->Enqueue("{}");
-  ASSERT_TRUE(id.ok());
-  bool injected = false;
-  redis::ClientOptions hooks;
-  hooks.before_command = [&](const std::vector<std::string>& args) {
-    if (injected || !WritesStatus(args)) return;
-    injected = true;
-    EXPECT_TRUE(canceller->Cancel(*id).ok());
-  };
-  auto taker = OpenQueue(options, hooks);
+  CancelRace race("take-cancel");
+  ASSERT_TRUE(race.ready());
+  auto taker = race.RacingQueue();
   ASSERT_NE(taker, nullptr);
   auto taken = taker->Take("w1", 300ms);
   ASSERT_TRUE(taken.ok()) << taken.status().ToString();
-  EXPECT_TRUE(injected);
-  EXPECT_EQ(StatusOf(*canceller, *id), "cancelled");
+  EXPECT_TRUE(race.injected());
+  EXPECT_EQ(StatusOf(race.canceller(), race.id()), "cancelled");
   EXPECT_FALSE(taken->has_value()) << "a cancelled job is not handed out";
 }
 
 // A cancel that lands between a finish's read of the status and its write must win.
 TEST(RedisQueueRaceTest, FinishingNeverTurnsACancelledJobIntoDone) {
   ASSERT_NE(testing::Services(), nullptr);
-  const QueueOptions options = Prefixed("finish-cancel");
-  auto canceller = OpenQueue(options);
-  ASSERT_NE(canceller, nullptr);
-  auto id = canceller->Enqueue("{}");
-  ASSERT_TRUE(id.ok());
-  auto taken = canceller->Take("w1", 1000ms);
+  CancelRace race("finish-cancel");
+  ASSERT_TRUE(race.ready());
+  auto taken = race.canceller().Take("w1", 1000ms);
   ASSERT_TRUE(taken.ok() && taken->has_value());
-  bool injected = false;
-  redis::ClientOptions hooks;
-  hooks.before_command = [&](const std::vector<std::string>& args) {
-    if (injected || !WritesStatus(args)) return;
-    injected = true;
-    EXPECT_TRUE(canceller->Cancel(*id).ok());
-  };
-  auto finisher = OpenQueue(options, hooks);
+  auto finisher = race.RacingQueue();
   ASSERT_NE(finisher, nullptr);
-  ASSERT_TRUE(finisher->Finish(*id, true, "").ok());
-  EXPECT_TRUE(injected);
-  EXPECT_EQ(StatusOf(*canceller, *id), "cancelled");
+  ASSERT_TRUE(finisher->Finish(race.id(), true, "").ok());
+  EXPECT_TRUE(race.injected());
+  EXPECT_EQ(StatusOf(race.canceller(), race.id()), "cancelled");
 }
 
 // Takers and cancellers on their own connections, started together, many times: every cancelled job stays cancelled.

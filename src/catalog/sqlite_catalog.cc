@@ -1,9 +1,9 @@
 // The embedded catalog: the image-search service's image_assets and face_instances tables plus facefill's own
 // scan status, in one SQLite file, with versioned migrations.
 
-#include "../core/id_pages.h"
 #include "../core/landmarks_json.h"
 #include "../sqlite/sqlite_db.h"
+#include "../sqlite/sqlite_id_page.h"
 #include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
 #include "sqlite_face_rows.h"
@@ -307,15 +307,8 @@ class SqliteCatalog final : public Catalog {
 
   Result<IdPage> ListPointIds(const std::string& cursor, int limit) override {
     std::lock_guard lock(db_->mutex());
-    auto stmt = db_->Prepare(std::string("SELECT COALESCE(qdrant_point_id, id) FROM face_instances") +
-                             (cursor.empty() ? "" : " WHERE COALESCE(qdrant_point_id, id) > ?2") +
-                             " ORDER BY COALESCE(qdrant_point_id, id) LIMIT ?1");
-    if (!stmt.ok()) return stmt.status();
-    stmt->Bind(1, int64_t{limit});
-    if (!cursor.empty()) stmt->Bind(2, cursor);
-    std::vector<std::string> ids;
-    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { ids.push_back(stmt->Text(0)); }));
-    return KeysetPage(std::move(ids), limit);
+    // The expression face_instances_point_id indexes: each page is a range of it.
+    return sqlite::ReadIdPage(*db_, "face_instances", "COALESCE(qdrant_point_id, id)", cursor, limit);
   }
 
   Result<std::vector<StoredFace>> SampleFaces(int limit) override {

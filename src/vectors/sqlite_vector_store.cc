@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <queue>
 
-#include "../core/id_pages.h"
 #include "../sqlite/sqlite_db.h"
+#include "../sqlite/sqlite_id_page.h"
 #include "../sqlite/sqlite_url.h"
 #include "vector_backends.h"
 
@@ -106,14 +106,7 @@ class SqliteVectorStore final : public VectorStore {
 
   Result<IdPage> ListIds(const std::string& cursor, int limit) override {
     std::lock_guard lock(db_->mutex());
-    auto stmt = db_->Prepare(std::string("SELECT face_id FROM facefill_face_vectors") +
-                             (cursor.empty() ? "" : " WHERE face_id > ?2") + " ORDER BY face_id LIMIT ?1");
-    if (!stmt.ok()) return stmt.status();
-    stmt->Bind(1, int64_t{limit});
-    if (!cursor.empty()) stmt->Bind(2, cursor);
-    std::vector<std::string> ids;
-    FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] { ids.push_back(stmt->Text(0)); }));
-    return KeysetPage(std::move(ids), limit);
+    return sqlite::ReadIdPage(*db_, "facefill_face_vectors", "face_id", cursor, limit);
   }
 
   Result<int64_t> Count() override {
