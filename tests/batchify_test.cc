@@ -20,7 +20,7 @@ using testing::TempDir;
 
 std::string Quote(const fs::path& path) { return "'" + path.string() + "'"; }
 
-testing::ShellResult Batchify(const fs::path& in, const fs::path& out, const std::string& extra = "") {
+testing::ChildResult Batchify(const fs::path& in, const fs::path& out, const std::string& extra = "") {
   return RunShell(std::string(FACEFILL_CLI) + " models batchify " + Quote(in) + " " + Quote(out) + " --images " +
                   Quote(SharedDir() / "images") + " " + extra + " 2>&1");
 }
