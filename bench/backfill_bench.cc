@@ -15,6 +15,7 @@
 
 #include "backfill_measure.h"
 #include "backfill_report.h"
+#include "core/process_tuning.h"
 #include "facefill/backfill.h"
 #include "facefill/corpus.h"
 #include "facefill/runtime.h"

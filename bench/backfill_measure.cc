@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "child_process.h"
+#include "core/process_tuning.h"
 #include "facefill/runtime.h"
 
 namespace facefill::bench {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "facefill/backfill.h"
 #include "facefill/runtime.h"
 #include "test_support.h"
 
@@ -53,6 +54,27 @@ TEST(DeviceTest, ParsesTheDeviceWords) {
   RuntimeOptions options;
   options.cuda.conv_algo_search = "FASTEST";
   EXPECT_FALSE(options.Validate().ok());
+}
+
+TEST(DeviceTest, OnAGpuOneInferenceThreadFeedsItAndDecodingTakesTheCores) {
+  const BackfillOptions defaults;
+  BackfillOptions cpu;
+  PlanThreadsForDevice(Device{}, 16, false, false, &cpu);
+  EXPECT_EQ(cpu.inference_threads, defaults.inference_threads);
+  EXPECT_EQ(cpu.decode_threads, defaults.decode_threads);
+  BackfillOptions gpu;
+  PlanThreadsForDevice(Device{Device::Kind::kCuda, 0}, 16, false, false, &gpu);
+  EXPECT_EQ(gpu.inference_threads, 1);
+  EXPECT_EQ(gpu.decode_threads, 16);
+  BackfillOptions small_host;
+  PlanThreadsForDevice(Device{Device::Kind::kCuda, 0}, 1, false, false, &small_host);
+  EXPECT_EQ(small_host.decode_threads, 2);
+  BackfillOptions chosen;
+  chosen.inference_threads = 3;
+  chosen.decode_threads = 5;
+  PlanThreadsForDevice(Device{Device::Kind::kCuda, 1}, 16, true, true, &chosen);
+  EXPECT_EQ(chosen.inference_threads, 3) << "a thread count the user gave is kept";
+  EXPECT_EQ(chosen.decode_threads, 5);
 }
 
 TEST(DeviceTest, AnUnknownDeviceWordIsAUsageError) {

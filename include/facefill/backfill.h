@@ -11,6 +11,7 @@
 #include "facefill/catalog.h"
 #include "facefill/image.h"
 #include "facefill/model_guard.h"
+#include "facefill/runtime.h"
 #include "facefill/vector_store.h"
 
 namespace facefill {
@@ -57,6 +58,12 @@ struct BackfillOptions {
 
   Status Validate() const;
 };
+
+// The thread plan for where the models run. On a GPU the models are fast and decoding is the bottleneck: one
+// inference thread feeds the device (faces of many images per call) and decode threads take every core. On the CPU
+// the options stay as they are. Settings the user chose (`*_given`) are kept.
+void PlanThreadsForDevice(const Device& device, unsigned cores, bool inference_threads_given, bool decode_threads_given,
+                          BackfillOptions* options);
 
 struct BackfillProgress {
   int64_t total = 0;  // assets this run will process

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "facefill/runtime.h"
+#include "process_tuning.h"
 
 namespace facefill {
 

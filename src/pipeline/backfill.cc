@@ -218,6 +218,13 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   return report;
 }
 
+void PlanThreadsForDevice(const Device& device, unsigned cores, bool inference_threads_given, bool decode_threads_given,
+                          BackfillOptions* options) {
+  if (device.kind != Device::Kind::kCuda) return;
+  if (!inference_threads_given) options->inference_threads = 1;
+  if (!decode_threads_given) options->decode_threads = static_cast<int>(std::max(2u, cores));
+}
+
 Status BackfillOptions::Validate() const {
   if (limit < 0 || offset < 0) return Status(StatusCode::kInvalidArgument, "limit and offset must be >= 0");
   if (faces_per_call < 1) return Status(StatusCode::kInvalidArgument, "faces per call must be >= 1");

@@ -1,6 +1,7 @@
 // The inference stage: detect -> align per image, embed batched across images, on each thread's analyzer clone.
 #include "inference_stage.h"
 
+#include "../core/process_tuning.h"
 #include "face_records.h"
 #include "facefill/runtime.h"
 #include "thread_boundary.h"

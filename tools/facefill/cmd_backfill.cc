@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "core/process_tuning.h"
 #include "facefill/backfill.h"
 #include "facefill/calibration.h"
 #include "facefill/people.h"
@@ -342,7 +343,10 @@ void RegisterBackfill(CLI::App* app) {
   cmd->add_option("--queue", flags->queue,
                   "Queue the job on this Redis (redis://HOST:PORT/DB) for `facefill worker` processes, print its id "
                   "and return");
-  cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
+  cmd->final_callback([flags, cmd] {
+    PlanPipelineForDevice(*cmd, flags->models.device, &flags->options);
+    throw CommandResult(Run(*flags));
+  });
 }
 
 }  // namespace facefill::cli

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "core/process_tuning.h"
 #include "facefill/runtime.h"
 #include "facefill/url.h"
 #include "facefill/worker.h"
@@ -72,7 +73,10 @@ void RegisterWorker(CLI::App* app) {
       ->capture_default_str();
   cmd->add_option("--worker-id", flags->options.worker_id, "Name in leases and job status (default HOST:PID:RANDOM)");
   cmd->add_flag("--exit-when-idle", flags->options.exit_when_idle, "Stop when no job is queued or running");
-  cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
+  cmd->final_callback([flags, cmd] {
+    PlanPipelineForDevice(*cmd, flags->models.device, &flags->options.backfill);
+    throw CommandResult(Run(*flags));
+  });
 }
 
 }  // namespace facefill::cli

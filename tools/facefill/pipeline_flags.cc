@@ -2,6 +2,7 @@
 #include "pipeline_flags.h"
 
 #include <string>
+#include <thread>
 
 namespace facefill::cli {
 namespace {
@@ -44,6 +45,14 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
   app->add_flag("--force-model", o->force_model,
                 "Write into a vector store even when its vectors come from another recogniser (or cannot be "
                 "checked); vectors of two models are not comparable");
+}
+
+void PlanPipelineForDevice(const CLI::App& app, const std::string& device, BackfillOptions* options) {
+  auto parsed = Device::Parse(device);
+  if (!parsed.ok()) return;
+  const bool threads_given = app.count("--inference-threads") + app.count("--workers") > 0;
+  PlanThreadsForDevice(*parsed, std::thread::hardware_concurrency(), threads_given, app.count("--decode-threads") > 0,
+                       options);
 }
 
 }  // namespace facefill::cli

@@ -2,11 +2,16 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "facefill/backfill.h"
 
 namespace facefill::cli {
 
 void AddPipelineFlags(CLI::App* app, BackfillOptions* options);
+
+// After parsing: the thread plan for the --device the user chose (PlanThreadsForDevice), keeping the thread counts
+// the user gave. A device word that does not parse is left for the model flags to report.
+void PlanPipelineForDevice(const CLI::App& app, const std::string& device, BackfillOptions* options);
 
 }  // namespace facefill::cli
