@@ -103,9 +103,10 @@ std::unique_ptr<FaceEmbedder> Embedder(int threads, bool batched = false) {
   return slot->Clone();
 }
 
-// Arg: intra-op threads. Reports ms per image per thread; items_per_second is the aggregate image rate.
-void BM_Detect(benchmark::State& state, const std::string& model) {
-  auto detector = Detector(model, static_cast<int>(state.range(0)));
+// Arg: intra-op threads. Reports ms per image per thread; items_per_second is the aggregate image rate. `tight`:
+// the used part of the letterbox instead of the whole square (a 4:3 photo: 640x480).
+void DetectLoop(benchmark::State& state, const std::string& model, bool tight) {
+  auto detector = Detector(model, static_cast<int>(state.range(0)), false, tight);
   if (!detector) {
     state.SkipWithError(("model not available: " + model).c_str());
     return;
@@ -117,19 +118,8 @@ void BM_Detect(benchmark::State& state, const std::string& model) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// Arg: intra-op threads; the whole-square input against the tight one (4:3 photo: 640x480).
-void BM_DetectTight(benchmark::State& state, const std::string& model) {
-  auto detector = Detector(model, static_cast<int>(state.range(0)), false, true);
-  if (!detector) {
-    state.SkipWithError(("model not available: " + model).c_str());
-    return;
-  }
-  for (auto _ : state) {
-    auto faces = detector->Detect(Photo());
-    benchmark::DoNotOptimize(faces);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
+void BM_Detect(benchmark::State& state, const std::string& model) { DetectLoop(state, model, false); }
+void BM_DetectTight(benchmark::State& state, const std::string& model) { DetectLoop(state, model, true); }
 
 // Args: intra-op threads, images per model call, on the batchified model. per_image is seconds per image.
 void BM_DetectBatch(benchmark::State& state, const std::string& model) {
