@@ -18,11 +18,15 @@
 namespace facefill {
 
 struct FaceIndexOptions {
-  int max_connections = 16;   // HNSW M: links per node (memory and recall grow with it)
-  int ef_construction = 200;  // candidate list while inserting (build time and graph quality grow with it)
-  int ef_search = 128;        // candidate list while searching, at least top_k (latency and recall grow with it)
-  int threads = 2;            // insertion threads when building or catching up
-  bool save = true;           // write the index back beside the catalog after it changed
+  int max_connections = 16;  // HNSW M: links per node (memory and recall grow with it)
+  // Candidate list while inserting (build time and graph quality grow with it). 100: half the build time of 200, and
+  // recall@10 at search ef 512 of 0.9885 against 0.9895 (100,000 synthetic faces).
+  int ef_construction = 100;
+  // Candidate list while searching, at least top_k (latency and recall grow with it). 768: recall@10 0.9915 against
+  // exact search on 100,000 synthetic faces (0.955 at 128, 0.9885 at 512), median 3.4 ms on a loaded 2-core machine.
+  int ef_search = 768;
+  int threads = 2;   // insertion threads when building or catching up
+  bool save = true;  // write the index back beside the catalog after it changed
   Status Validate() const;
 };
 

@@ -253,6 +253,8 @@ Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const Cluste
   if (pending->empty()) return report;
   FaceIndexOptions index_options = options.index;
   index_options.threads = options.threads;
+  // Only neighbours within max_distance vote, and those are close: the graph's short candidate list finds them.
+  index_options.ef_search = std::max(options.graph_ef, options.neighbors + 1);
   auto index = FaceIndex::Open(catalog_url, index_options);
   if (!index.ok()) return index.status();
 
