@@ -19,7 +19,7 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
                 "(a 4:3 photo: 640x480 instead of 640x640): faster, but faces may move slightly from InsightFace's");
   app->add_option(
       "--threads", flags->threads,
-      "ONNX Runtime threads per model call (default: 1 per pipeline worker; all cores for single-image commands "
+      "ONNX Runtime threads per model call (default: 1 per inference thread; all cores for single-image commands "
       "and --sequential)");
   app->add_option("--device", flags->device,
                   "Where models run: cpu, cuda, cuda:N (ONNX Runtime's CUDA provider; scripts/setup.sh --gpu), or "
