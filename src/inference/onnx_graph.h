@@ -1,5 +1,5 @@
-// Minimal ONNX protobuf reader: just enough to list the op types of a graph's first nodes, which InsightFace uses
-// to decide whether a recogniser normalises its input itself. ONNX Runtime's API does not expose graph nodes.
+// The op types of a graph's first nodes, which InsightFace uses to decide whether a recogniser normalises its input
+// itself. ONNX Runtime's API does not expose graph nodes, so the file is read with ONNX's protobuf types.
 #pragma once
 
 #include <cstdint>
