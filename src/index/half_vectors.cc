@@ -5,6 +5,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -75,9 +76,14 @@ float DotPortable(const uint16_t* a, const uint16_t* b, int count) {
 #if defined(__x86_64__)
 namespace {
 
+// AVX2 and FMA as the compiler's runtime check reports them (with the OS's support for the wide registers); F16C
+// from CPUID directly, which clang's __builtin_cpu_supports does not name.
 bool CpuHasF16c() {
-  static const bool has =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+    return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
   return has;
 }
 
