@@ -35,9 +35,10 @@ std::string PeoplePage(const std::vector<PeopleCluster>& clusters, const std::ve
   for (const auto& c : clusters) {
     body += fmt::format(
         "<a class=\"tile\" href=\"/person/{0}\" data-cluster=\"{0}\" data-faces=\"{1}\"><img loading=\"lazy\" "
-        "alt=\"\" src=\"/crop/{2}.jpg\"><div class=\"name\">{3}</div><div class=\"meta\">{1} faces · {4} "
-        "photos</div></a>",
-        Escape(c.cluster_id), c.faces, Escape(c.face_id), Escape(PersonLabel(c)), c.photos);
+        "alt=\"\" src=\"/crop/{2}.jpg\"><div class=\"name\">{3}</div><div class=\"meta\">{1} {5} · {4} "
+        "{6}</div></a>",
+        Escape(c.cluster_id), c.faces, Escape(c.face_id), Escape(PersonLabel(c)), c.photos,
+        c.faces == 1 ? "face" : "faces", c.photos == 1 ? "photo" : "photos");
   }
   body += "</div>";
   body += fmt::format(
@@ -58,8 +59,9 @@ std::string PersonPage(const PeopleCluster& cluster, const std::vector<FaceView>
                        const std::vector<PeopleCluster>& others, const std::string& token, bool writable,
                        const std::string& notice) {
   std::string body =
-      fmt::format("<h1 id=\"person-name\">{}</h1><p class=\"note\">cluster <code>{}</code> · {} faces · {} photos</p>",
-                  Escape(PersonLabel(cluster)), Escape(cluster.cluster_id), cluster.faces, cluster.photos);
+      fmt::format("<h1 id=\"person-name\">{}</h1><p class=\"note\">cluster <code>{}</code> · {} {} · {} {}</p>",
+                  Escape(PersonLabel(cluster)), Escape(cluster.cluster_id), cluster.faces,
+                  cluster.faces == 1 ? "face" : "faces", cluster.photos, cluster.photos == 1 ? "photo" : "photos");
   if (!notice.empty()) body += fmt::format("<p class=\"error\" id=\"notice\">{}</p>", Escape(notice));
   const std::string action = "/person/" + Escape(cluster.cluster_id);
   if (writable) {
