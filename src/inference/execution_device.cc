@@ -64,25 +64,24 @@ Status CountDevices(void* cudart, int index) {
   return Status::Ok();
 }
 
-Status AppendCuda(const RuntimeOptions& options, Ort::SessionOptions* session_options) {
+// Throws Ort::Exception when ONNX Runtime refuses the provider.
+void AppendCuda(int device_index, const CudaOptions& options, Ort::SessionOptions* session_options) {
   const OrtApi& api = Ort::GetApi();
   OrtCUDAProviderOptionsV2* raw = nullptr;
   Ort::ThrowOnError(api.CreateCUDAProviderOptions(&raw));
   std::unique_ptr<OrtCUDAProviderOptionsV2, decltype(api.ReleaseCUDAProviderOptions)> cuda(
       raw, api.ReleaseCUDAProviderOptions);
-  const std::string device_id = std::to_string(options.device.index);
+  const std::string device_id = std::to_string(device_index);
   const std::vector<const char*> keys = {"device_id", "cudnn_conv_algo_search", "prefer_nhwc",
                                          "use_tf32",  "arena_extend_strategy",  "do_copy_in_default_stream"};
-  const std::vector<const char*> values = {
-      device_id.c_str(),
-      options.cuda.conv_algo_search.c_str(),
-      options.cuda.prefer_nhwc ? "1" : "0",
-      options.cuda.use_tf32 ? "1" : "0",
-      options.cuda.arena_same_as_requested ? "kSameAsRequested" : "kNextPowerOfTwo",
-      "1"};
+  const std::vector<const char*> values = {device_id.c_str(),
+                                           options.conv_algo_search.c_str(),
+                                           options.prefer_nhwc ? "1" : "0",
+                                           options.use_tf32 ? "1" : "0",
+                                           options.arena_same_as_requested ? "kSameAsRequested" : "kNextPowerOfTwo",
+                                           "1"};
   Ort::ThrowOnError(api.UpdateCUDAProviderOptions(cuda.get(), keys.data(), values.data(), keys.size()));
   session_options->AppendExecutionProvider_CUDA_V2(*cuda);
-  return Status::Ok();
 }
 
 }  // namespace
@@ -130,10 +129,8 @@ Result<Device> ConfigureDevice(const RuntimeOptions& options, Ort::SessionOption
   } else if (!usable.ok()) {
     return Status::DeviceError("--device " + device.ToString() + " cannot be used: " + usable.message());
   }
-  RuntimeOptions resolved = options;
-  resolved.device = device;
   try {
-    FACEFILL_RETURN_IF_ERROR(AppendCuda(resolved, session_options));
+    AppendCuda(device.index, options.cuda, session_options);
   } catch (const Ort::Exception& e) {
     return Status::DeviceError("--device " + device.ToString() +
                                ": ONNX Runtime cannot start its CUDA provider: " + e.what());
