@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The device check a GPU host runs (in well under 5 minutes): proves facefill's models run on the requested device
-# (a fall-back to the CPU fails the check), measures a backfill's images/s and faces/s at several face batch sizes,
-# compares the device's boxes, scores and embeddings with the CPU's on the same photos, samples GPU memory, and
+# (a fall-back to the CPU fails the check), makes batch-capable copies of the models (`models batchify`), measures a
+# backfill's images/s and faces/s at several batch sizes with and without IoBinding, compares the device's boxes, scores and embeddings with the CPU's on the same photos, samples GPU memory, and
 # prints one JSON object. `--device cpu` runs the same steps on the CPU, which is how the test suite knows it works.
 #
 #   bench/gpu-check.sh [--device cuda|cuda:N|cpu] [--images N] [--profile 3mp|12mp] [--batches "1 8 32 64"]
@@ -56,18 +56,39 @@ if [ "$on_device" -ne 2 ]; then
   cat "$work/proof.txt" >&2; log "the models do not both run on $expect (a fall-back?)"; exit 1
 fi
 
-# 2. Throughput per face batch size: a fresh catalog each time, one inference thread per device on a GPU.
+# 2. Batch-capable copies of the pack's models (`models batchify`, verified on photos), so that a batch size is one
+#    model call; a model it cannot rewrite (the default pack's Ultra-Light detector) keeps one image per call.
+"$facefill" models show --json "${model_flags[@]}" >"$work/pack.json"
+mkdir -p "$work/models"
+batched_flags=()
+for role in detector recognizer; do
+  file=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/pack.json" "$role")
+  if "$facefill" models batchify "$file" "$work/models/$role.onnx" --images "$work/corpus" >"$work/batchify-$role.txt" 2>&1
+  then batched_flags+=("--$role" "$work/models/$role.onnx"); echo true >"$work/batched-$role"
+  else log "$role $(basename "$file") keeps its fixed batch: $(tail -n 1 "$work/batchify-$role.txt")"
+       batched_flags+=("--$role" "$file"); echo false >"$work/batched-$role"; fi
+done
+for ((i = 0; i < ${#model_flags[@]}; i += 2)); do
+  [ "${model_flags[i]}" = --models ] && batched_flags+=(--models "${model_flags[i + 1]}")
+done
+
+# 3. Throughput per batch size (faces per embedder call and images per detector call), with and without IoBinding:
+#    a fresh catalog each time, one inference thread per device on a GPU.
 threads=()
 [ "$device" != cpu ] && threads=(--inference-threads 1 --decode-threads "$(nproc)")
 for b in $batches; do
-  log "backfill, $b faces per call"
-  db="sqlite:$work/b$b.db"
-  "$facefill" scan --db "$db" "$work/corpus" >/dev/null
-  "$facefill" backfill --db "$db" --device "$device" "${model_flags[@]}" "${threads[@]}" --faces-per-call "$b" \
-    --json -q >"$work/backfill-$b.json"
+  for io in plain io-binding; do
+    log "backfill, batch $b, $io"
+    db="sqlite:$work/b$b-$io.db"
+    io_flag=()
+    [ "$io" = io-binding ] && io_flag=(--io-binding)
+    "$facefill" scan --db "$db" "$work/corpus" >/dev/null
+    "$facefill" backfill --db "$db" --device "$device" "${batched_flags[@]}" "${threads[@]}" "${io_flag[@]}" \
+      --faces-per-call "$b" --images-per-detect-call "$b" --json -q >"$work/backfill-$b-$io.json"
+  done
 done
 
-# 3. The device's outputs against the CPU's on the same photos.
+# 4. The device's outputs against the CPU's on the same photos.
 sample=$(ls "$work/corpus"/*.jpg | head -n 4)
 "$facefill" detect --json --embeddings --device cpu "${model_flags[@]}" $sample >"$work/cpu.jsonl"
 "$facefill" detect --json --embeddings --device "$device" "${model_flags[@]}" $sample >"$work/device.jsonl"
@@ -77,10 +98,13 @@ import json, math, os, sys
 work, device, batches, images, profile = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4]), sys.argv[5]
 runs = []
 for b in batches:
-    r = json.load(open(os.path.join(work, f"backfill-{b}.json")))
-    runs.append({"faces_per_call": int(b), "images": r["processed"], "faces": r["faces"],
-                 "images_per_second": r["images_per_second"], "faces_per_second": r["faces_per_second"],
-                 "bottleneck": r.get("bottleneck")})
+    for io in ("plain", "io-binding"):
+        r = json.load(open(os.path.join(work, f"backfill-{b}-{io}.json")))
+        runs.append({"batch": int(b), "io_binding": io == "io-binding", "images": r["processed"], "faces": r["faces"],
+                     "detect_calls": r["detect_calls"], "images_per_second": r["images_per_second"],
+                     "faces_per_second": r["faces_per_second"], "bottleneck": r.get("bottleneck")})
+batchified = {role: open(os.path.join(work, f"batched-{role}")).read().strip() == "true"
+              for role in ("detector", "recognizer")}
 def lines(name):
     return [json.loads(l) for l in open(os.path.join(work, name)) if l.strip()]
 box_diff = score_diff = landmark_diff = embedding_diff = 0.0
@@ -107,8 +131,7 @@ if os.path.exists(path):
     memory = {"peak_used_mib": max(values) if values else None, "samples": len(values)}
 print(json.dumps({
     "device": device, "runs_on_device": True, "corpus": {"images": images, "profile": profile},
-    "throughput": runs,
-    "iobinding": "not implemented: inputs are copied to the device by ONNX Runtime on each call",
+    "batchified": batchified, "throughput": runs,
     "against_cpu": {"face_counts_match": face_counts_match, "max_box_px": box_diff, "max_score": score_diff,
                     "max_landmark_px": landmark_diff, "max_embedding_value": embedding_diff,
                     "min_embedding_cosine": min_cosine},

@@ -206,6 +206,51 @@ TEST_F(BackfillTest, BatchSizeOneAndSixteenGiveTheSameFaces) {
   }
 }
 
+// Detection batched across images (a detector made batch-capable by `models batchify`) stores exactly the faces of
+// one image per detector call, on every shared photo.
+class BatchedDetectionBackfillTest : public BackfillTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(BatchedDetectionBackfillTest, OneAndEightImagesPerDetectCallGiveTheSameFaces) {
+  TempDir dir;
+  analyzer_ =
+      testing::OpenDefaultAnalyzer(testing::BatchifiedCopy(SharedDir() / "models/scrfd" / (GetParam() + ".onnx"), dir));
+  ASSERT_NE(analyzer_, nullptr);
+  ASSERT_GT(analyzer_->detector().batch_limit(), 1) << analyzer_->detector().Describe();
+  std::map<std::string, StoredRow> runs[2];
+  BackfillReport reports[2];
+  int i = 0;
+  for (int images : {1, 8}) {
+    const fs::path db = dir / ("i" + std::to_string(images) + ".db");
+    Open(db);
+    ASSERT_TRUE(ScanLibrary(SharedDir() / "images", catalog_.get()).ok());
+    BackfillOptions options;
+    options.images_per_detect_call = images;
+    options.inference_threads = 1;  // decoding outpaces one inference thread, so images wait and calls fill
+    reports[i] = Backfill(options);
+    runs[i++] = ReadRows(db);
+  }
+  EXPECT_EQ(reports[0].detect_calls, reports[0].progress.processed - reports[0].progress.errors);
+  EXPECT_LT(reports[1].detect_calls * 2, reports[1].progress.processed) << "calls held more than two images";
+  EXPECT_EQ(reports[0].progress.faces, reports[1].progress.faces);
+  ASSERT_GT(runs[0].size(), 200u);
+  ASSERT_EQ(runs[0].size(), runs[1].size());
+  for (const auto& [id, row] : runs[0]) {
+    ASSERT_TRUE(runs[1].count(id)) << id;
+    const auto& other = runs[1].at(id);
+    EXPECT_EQ(std::tie(row.asset_id, row.x, row.y, row.w, row.h),
+              std::tie(other.asset_id, other.x, other.y, other.w, other.h));
+    ASSERT_EQ(row.embedding.size(), other.embedding.size());
+    EXPECT_GT(CosineSimilarity(row.embedding, other.embedding), 0.9999f) << id;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, BatchedDetectionBackfillTest, ::testing::Values("det_500m", "det_2.5g"),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           std::string name = param_info.param;
+                           for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return name;
+                         });
+
 // The backfill runs the analyzer's own detect -> align -> embed: every stored vector is (to the rounding of a
 // batched call) the one Analyze gives a face of the same decoded image.
 TEST_F(BackfillTest, StoredVectorsAreTheOnesAnalyzeGives) {

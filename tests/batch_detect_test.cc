@@ -10,7 +10,6 @@
 #include "facefill/detector.h"
 #include "facefill/embedder.h"
 #include "facefill/image.h"
-#include "facefill/model_batchify.h"
 #include "test_support.h"
 
 namespace facefill {
@@ -32,15 +31,6 @@ std::vector<std::pair<std::string, cv::Mat>> SharedPhotos() {
     if (decoded.ok()) photos.emplace_back(image, std::move(decoded->bgr));
   }
   return photos;
-}
-
-fs::path Batchify(const fs::path& in, const TempDir& dir) {
-  BatchifyOptions options;
-  options.sample_images = {SharedDir() / "images"};
-  const fs::path out = dir / in.filename();
-  auto report = BatchifyModel(in, out, options);
-  EXPECT_TRUE(report.ok()) << report.status().ToString();
-  return out;
 }
 
 // Differences between two detections of one photo, one message each, naming the photo and the face.
@@ -79,7 +69,7 @@ TEST_P(BatchDetectTest, BatchGivesTheFacesOfSingleImageDetection) {
   FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (models, photos, reference)");
   TempDir dir;
   const fs::path original = SharedDir() / "models/scrfd" / (GetParam().model + ".onnx");
-  const fs::path batched = Batchify(original, dir);
+  const fs::path batched = testing::BatchifiedCopy(original, dir);
   DetectorOptions options;
   options.tight_input = GetParam().tight_input;
   auto single = OpenScrfdDetector(original, options);
@@ -125,7 +115,7 @@ TEST(BatchEmbedTest, BatchifiedRecogniserGivesTheSingleFaceEmbeddings) {
   FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");
   TempDir dir;
   const fs::path original = DefaultPackDir() / "fr_feature.onnx";
-  const fs::path batched = Batchify(original, dir);
+  const fs::path batched = testing::BatchifiedCopy(original, dir);
   // The default pack's normalisation (model_pack.cc), given explicitly: the file name no longer says which pack.
   EmbedderOptions options;
   options.input_mean = 127.0f;

@@ -133,5 +133,23 @@ TEST(TightInputFlag, ReachesTheDetector) {
   EXPECT_EQ(square.out.find("tight"), std::string::npos) << square.out;
 }
 
+// `models show` names the files the flags resolve to, as text and as JSON, with the overrides applied.
+TEST(ModelsShow, NamesThePacksFiles) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (models)");
+  FACEFILL_REQUIRE_PATH(DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  const std::string show = std::string(FACEFILL_CLI) + " models show --models " + Quote(DefaultPackDir());
+  auto text = RunShell(show + " 2>&1");
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_NE(text.out.find("recognizer  " + (DefaultPackDir() / "fr_feature.onnx").string()), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("landmarks"), std::string::npos) << text.out;
+  const fs::path detector = SharedDir() / "models/scrfd/det_500m.onnx";
+  auto json = RunShell(show + " --detector " + Quote(detector) + " --json");
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_NE(json.out.find("\"detector\":\"" + detector.string() + "\""), std::string::npos) << json.out;
+  auto missing = RunShell(std::string(FACEFILL_CLI) + " models show --models /nonexistent-pack 2>&1");
+  EXPECT_EQ(missing.exit_code, 2) << missing.out;
+}
+
 }  // namespace
 }  // namespace facefill

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <string>
 
+#include "facefill/analyzer.h"
 #include "facefill/backfill.h"
+#include "facefill/image.h"
 #include "facefill/runtime.h"
 #include "test_support.h"
 
@@ -56,25 +58,60 @@ TEST(DeviceTest, ParsesTheDeviceWords) {
   EXPECT_FALSE(options.Validate().ok());
 }
 
-TEST(DeviceTest, OnAGpuOneInferenceThreadFeedsItAndDecodingTakesTheCores) {
+TEST(DeviceTest, OnAGpuOneInferenceThreadFeedsItInBatchesAndDecodingTakesTheCores) {
   const BackfillOptions defaults;
   BackfillOptions cpu;
-  PlanThreadsForDevice(Device{}, 16, false, false, &cpu);
+  PlanForDevice(Device{}, 16, {}, &cpu);
   EXPECT_EQ(cpu.inference_threads, defaults.inference_threads);
   EXPECT_EQ(cpu.decode_threads, defaults.decode_threads);
+  EXPECT_EQ(cpu.images_per_detect_call, 1) << "batches do not pay on the CPU";
   BackfillOptions gpu;
-  PlanThreadsForDevice(Device{Device::Kind::kCuda, 0}, 16, false, false, &gpu);
+  PlanForDevice(Device{Device::Kind::kCuda, 0}, 16, {}, &gpu);
   EXPECT_EQ(gpu.inference_threads, 1);
   EXPECT_EQ(gpu.decode_threads, 16);
+  EXPECT_EQ(gpu.images_per_detect_call, 8);
   BackfillOptions small_host;
-  PlanThreadsForDevice(Device{Device::Kind::kCuda, 0}, 1, false, false, &small_host);
+  PlanForDevice(Device{Device::Kind::kCuda, 0}, 1, {}, &small_host);
   EXPECT_EQ(small_host.decode_threads, 2);
   BackfillOptions chosen;
   chosen.inference_threads = 3;
   chosen.decode_threads = 5;
-  PlanThreadsForDevice(Device{Device::Kind::kCuda, 1}, 16, true, true, &chosen);
+  chosen.images_per_detect_call = 2;
+  PlanForDevice(Device{Device::Kind::kCuda, 1}, 16, {true, true, true}, &chosen);
   EXPECT_EQ(chosen.inference_threads, 3) << "a thread count the user gave is kept";
   EXPECT_EQ(chosen.decode_threads, 5);
+  EXPECT_EQ(chosen.images_per_detect_call, 2);
+}
+
+// IoBinding is another call path to the same kernels: on the CPU it gives exactly the plain call's faces and vectors.
+TEST(DeviceTest, IoBindingGivesExactlyThePlainCallsFacesAndVectors) {
+  FACEFILL_REQUIRE_PATH(SharedDir(), "../shared (photos)");
+  FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
+  auto pack = LocateModelPack({testing::DefaultPackDir(), "", ""});
+  ASSERT_TRUE(pack.ok()) << pack.status().ToString();
+  AnalyzerOptions bound;
+  bound.detector.runtime.io_binding = true;
+  bound.embedder.runtime.io_binding = true;
+  auto plain = FaceAnalyzer::Open(*pack);
+  auto with_binding = FaceAnalyzer::Open(*pack, bound);
+  ASSERT_TRUE(plain.ok() && with_binding.ok());
+  size_t faces = 0;
+  for (const auto& entry : fs::directory_iterator(SharedDir() / "images/group")) {
+    auto image = DecodeImageFile(entry.path());
+    ASSERT_TRUE(image.ok()) << entry.path();
+    auto a = (*plain)->Analyze(image->bgr);
+    auto b = (*with_binding)->Analyze(image->bgr);
+    ASSERT_TRUE(a.ok() && b.ok()) << entry.path();
+    ASSERT_EQ(a->size(), b->size()) << entry.path();
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].detection.score, (*b)[i].detection.score);
+      EXPECT_EQ((*a)[i].detection.box.x1, (*b)[i].detection.box.x1);
+      EXPECT_EQ((*a)[i].detection.box.y2, (*b)[i].detection.box.y2);
+      EXPECT_EQ((*a)[i].embedding, (*b)[i].embedding) << entry.path() << " face " << i;
+    }
+    faces += a->size();
+  }
+  EXPECT_GT(faces, 30u);
 }
 
 TEST(DeviceTest, AnUnknownDeviceWordIsAUsageError) {

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "facefill/catalog.h"
+#include "facefill/model_batchify.h"
 
 namespace facefill::testing {
 
@@ -27,8 +28,8 @@ std::filesystem::path DefaultPackDir() {
   return fs::exists(pack / "fr_feature.onnx") ? pack : fs::path();
 }
 
-std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer() {
-  auto pack = LocateModelPack({DefaultPackDir(), "", ""});
+std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer(const std::filesystem::path& detector) {
+  auto pack = LocateModelPack({DefaultPackDir(), detector, ""});
   if (!pack.ok()) {
     ADD_FAILURE() << pack.status().ToString();
     return nullptr;
@@ -39,6 +40,15 @@ std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer() {
     return nullptr;
   }
   return std::move(analyzer).value();
+}
+
+std::filesystem::path BatchifiedCopy(const std::filesystem::path& model, const TempDir& dir) {
+  BatchifyOptions options;
+  options.sample_images = {SharedDir() / "images"};
+  const std::filesystem::path out = dir / model.filename();
+  auto report = BatchifyModel(model, out, options);
+  EXPECT_TRUE(report.ok()) << report.status().ToString();
+  return out;
 }
 
 bool InCi() {

@@ -21,8 +21,9 @@ std::filesystem::path SharedDir();
 // The default model pack installed by scripts/setup.sh. Empty when absent.
 std::filesystem::path DefaultPackDir();
 
-// Opens the default pack's analyzer; null (with a gtest failure) when it cannot.
-std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer();
+// Opens the default pack's analyzer (with `detector` in place of the pack's, when given); null (with a gtest
+// failure) when it cannot.
+std::unique_ptr<FaceAnalyzer> OpenDefaultAnalyzer(const std::filesystem::path& detector = {});
 
 // True when running in CI (CI=true): missing test data is then a failure, not a skip.
 bool InCi();
@@ -51,6 +52,9 @@ const TestServices* Services();
 // A new database on the test server; returns its URL. With `standalone` it holds the service's tables as
 // `--standalone` creates them (a database of facefill's own); otherwise it is empty.
 std::string FreshPostgresDatabase(const std::string& name, bool standalone = true);
+
+// `models batchify` of `model` into `dir` (same file name), verified on the shared photos; a gtest failure if refused.
+std::filesystem::path BatchifiedCopy(const std::filesystem::path& model, const TempDir& dir);
 
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);

@@ -38,6 +38,9 @@ class FaceAnalyzer {
   // between the steps or gather crops of many images into one embedder call (the backfill).
   // Faces of an 8-bit BGR image, in its pixels.
   Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr);
+  // Faces of several images, one list per image, each equal to Detect of that image: one detector call per
+  // batch_limit() images when the detector takes a batch (`facefill models batchify`), else one call per image.
+  Result<std::vector<std::vector<FaceDetection>>> DetectBatch(std::span<const cv::Mat> images);
   // The embedder's input crop (input_size() square) of the face with these landmarks, in `bgr`'s pixels.
   cv::Mat Align(const cv::Mat& bgr, const FiveLandmarks& landmarks) const;
   // One L2-normalised vector per crop, in order, in embedder calls of at most `faces_per_call` crops (0: one call).

@@ -23,7 +23,11 @@ struct BackfillOptions {
   int min_face_size = 20;       // drop faces narrower or shorter than this, in original pixels
   // The words below mean one thing each: a "thread" is a thread of this process (a "worker" is a `facefill worker`
   // process, never a thread); faces, assets and leases are counted per embedder call, per commit and per lease.
-  int faces_per_call = 16;        // faces per embedder call, gathered across images (--faces-per-call)
+  int faces_per_call = 16;  // faces per embedder call, gathered across images (--faces-per-call)
+  // Images per detector call, among those already decoded and waiting (none waits to fill a call); more than one
+  // image per model call needs a batch-capable detector (`facefill models batchify`), else each runs alone. 1 on the
+  // CPU, where batches do not pay; 8 on CUDA unless chosen.
+  int images_per_detect_call = 1;
   int decode_threads = 2;         // image decoding threads
   int inference_threads = 0;      // detect/align/embed threads, each with its own model scratch; 0: one per core
   int assets_per_commit = 64;     // assets per catalog transaction (and vector upsert)
@@ -59,11 +63,17 @@ struct BackfillOptions {
   Status Validate() const;
 };
 
-// The thread plan for where the models run. On a GPU the models are fast and decoding is the bottleneck: one
-// inference thread feeds the device (faces of many images per call) and decode threads take every core. On the CPU
-// the options stay as they are. Settings the user chose (`*_given`) are kept.
-void PlanThreadsForDevice(const Device& device, unsigned cores, bool inference_threads_given, bool decode_threads_given,
-                          BackfillOptions* options);
+// Settings the user chose (on the command line): a plan for the device keeps them.
+struct ChosenSettings {
+  bool inference_threads = false;
+  bool decode_threads = false;
+  bool images_per_detect_call = false;
+};
+
+// The thread and call plan for where the models run. On a GPU the models are fast and decoding is the bottleneck:
+// one inference thread feeds the device (8 images per detector call, faces of many images per embedder call) and
+// decode threads take every core. On the CPU the options stay as they are.
+void PlanForDevice(const Device& device, unsigned cores, const ChosenSettings& chosen, BackfillOptions* options);
 
 struct BackfillProgress {
   int64_t total = 0;  // assets this run will process
@@ -90,6 +100,8 @@ struct BackfillReport {
   std::map<std::string, int64_t> errors_by_reason;
   std::vector<StageTime> stages;
   std::string bottleneck;
+  // Detector calls of the pipelined run: images / detect_calls is how many images a call held on average.
+  int64_t detect_calls = 0;
   double wall_seconds = 0;
   double images_per_second = 0;
   double faces_per_second = 0;

@@ -39,6 +39,9 @@ struct RuntimeOptions {
   // silent fall-back; only Device::Kind::kAuto falls back.
   Device device;
   CudaOptions cuda;
+  // Run each model call through an ONNX Runtime IoBinding: on CUDA the input is written into page-locked host memory
+  // (one DMA upload per call) and outputs are bound to host memory; on the CPU it changes nothing but the call path.
+  bool io_binding = false;
 
   Status Validate() const;
 };

@@ -73,7 +73,8 @@ class ScrfdDetector final : public FaceDetector {
         input_width_(input_width),
         input_height_(input_height),
         dynamic_size_(dynamic_size),
-        batch_limit_(batch_limit) {}
+        batch_limit_(batch_limit),
+        blob_(model_->NewInputBuffer()) {}
 
   Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr) override {
     FACEFILL_RETURN_IF_ERROR(CheckImage(bgr));
@@ -179,8 +180,7 @@ class ScrfdDetector final : public FaceDetector {
       inference::BgrToRgbPlanes(canvas_, 127.5f, 128.0f, blob_.data() + i * image_floats);
     }
     std::vector<Ort::Value> outputs;
-    FACEFILL_RETURN_IF_ERROR(
-        model_->Run(blob_.data(), {static_cast<int64_t>(images.size()), 3, height, width}, &outputs));
+    FACEFILL_RETURN_IF_ERROR(model_->Run(blob_, {static_cast<int64_t>(images.size()), 3, height, width}, &outputs));
     for (size_t i = 0; i < images.size(); ++i) {
       auto decoded = Decode(outputs, i, images.size(), width, height, boxes[i].det_scale);
       if (!decoded.ok()) return decoded.status();
@@ -255,7 +255,7 @@ class ScrfdDetector final : public FaceDetector {
   // Scratch, reused across calls.
   cv::Mat resized_;
   cv::Mat canvas_;
-  std::vector<float> blob_;
+  inference::InputBuffer blob_;
 };
 
 Status ContractError(const std::filesystem::path& path, const std::string& what) {

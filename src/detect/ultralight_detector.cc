@@ -38,7 +38,9 @@ class UltraLightDetector final : public FaceDetector {
         landmarks_(std::move(landmarks)),
         options_(options),
         input_width_(input_width),
-        input_height_(input_height) {}
+        input_height_(input_height),
+        blob_(detector_->NewInputBuffer()),
+        landmark_blob_(landmarks_->NewInputBuffer()) {}
 
   Result<std::vector<FaceDetection>> Detect(const cv::Mat& bgr) override {
     if (bgr.empty() || bgr.type() != CV_8UC3) {
@@ -49,7 +51,7 @@ class UltraLightDetector final : public FaceDetector {
     blob_.resize(static_cast<size_t>(3) * input_width_ * input_height_);
     inference::BgrToRgbPlanes(resized_, 127.0f, 128.0f, blob_.data());
     std::vector<Ort::Value> outputs;
-    FACEFILL_RETURN_IF_ERROR(detector_->Run(blob_.data(), {1, 3, input_height_, input_width_}, &outputs));
+    FACEFILL_RETURN_IF_ERROR(detector_->Run(blob_, {1, 3, input_height_, input_width_}, &outputs));
     auto scores = OnnxModel::View(outputs[0]);
     auto boxes = OnnxModel::View(outputs[1]);
     const size_t n = scores.count / 2;
@@ -111,8 +113,7 @@ class UltraLightDetector final : public FaceDetector {
       for (int x = 0; x < kLandmarkInputSize; ++x) landmark_blob_[y * kLandmarkInputSize + x] = row[x] / 256.0f;
     }
     std::vector<Ort::Value> outputs;
-    FACEFILL_RETURN_IF_ERROR(
-        landmarks_->Run(landmark_blob_.data(), {1, 1, kLandmarkInputSize, kLandmarkInputSize}, &outputs));
+    FACEFILL_RETURN_IF_ERROR(landmarks_->Run(landmark_blob_, {1, 1, kLandmarkInputSize, kLandmarkInputSize}, &outputs));
     auto points = OnnxModel::View(outputs[0]);
     if (points.count != kLandmarkValues) {
       return Status::InferenceError(landmarks_->path().filename().string() + ": expected 136 values");
@@ -135,7 +136,7 @@ class UltraLightDetector final : public FaceDetector {
   int input_width_;
   int input_height_;
   cv::Mat resized_, landmark_crop_, landmark_grey_;
-  std::vector<float> blob_, landmark_blob_;
+  inference::InputBuffer blob_, landmark_blob_;
 };
 
 }  // namespace

@@ -21,7 +21,8 @@ class ArcFaceEmbedder final : public FaceEmbedder {
         dimension_(dimension),
         batch_limit_(batch_limit),
         mean_(mean),
-        std_(std) {}
+        std_(std),
+        blob_(model_->NewInputBuffer()) {}
 
   Result<std::vector<Embedding>> Embed(std::span<const cv::Mat> faces) override {
     std::vector<Embedding> embeddings;
@@ -39,8 +40,7 @@ class ArcFaceEmbedder final : public FaceEmbedder {
         inference::BgrToRgbPlanes(face, mean_, std_, blob_.data() + i * 3 * plane);
       }
       std::vector<Ort::Value> outputs;
-      FACEFILL_RETURN_IF_ERROR(
-          model_->Run(blob_.data(), {static_cast<int64_t>(n), 3, input_size_, input_size_}, &outputs));
+      FACEFILL_RETURN_IF_ERROR(model_->Run(blob_, {static_cast<int64_t>(n), 3, input_size_, input_size_}, &outputs));
       auto out = OnnxModel::View(outputs[0]);
       if (out.count != n * dimension_) {
         return Status(StatusCode::kInferenceError, model_->path().filename().string() + ": unexpected output size");
@@ -80,7 +80,7 @@ class ArcFaceEmbedder final : public FaceEmbedder {
   int batch_limit_;
   float mean_;
   float std_;
-  std::vector<float> blob_;
+  inference::InputBuffer blob_;
 };
 
 }  // namespace

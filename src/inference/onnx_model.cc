@@ -64,10 +64,21 @@ Result<std::shared_ptr<OnnxModel>> OnnxModel::Open(const std::filesystem::path& 
     if (!device.ok()) return device.status();
     model->device_ = *device;
     model->session_ = std::make_unique<Ort::Session>(Environment(), bytes.data(), bytes.size(), session_options);
+    model->io_binding_ = options.io_binding;
     model->inputs_ = ReadTensorInfos(*model->session_, true);
     model->outputs_ = ReadTensorInfos(*model->session_, false);
   } catch (const Ort::Exception& e) {
     return Status(StatusCode::kModelError, name + ": ONNX Runtime cannot load it: " + e.what());
+  }
+  if (model->io_binding_ && model->device_.kind == Device::Kind::kCuda) {
+    try {
+      model->pinned_memory_ = std::make_unique<Ort::MemoryInfo>("CudaPinned", OrtDeviceAllocator, model->device_.index,
+                                                                OrtMemTypeCPUOutput);
+      model->pinned_allocator_ = std::make_unique<Ort::Allocator>(*model->session_, *model->pinned_memory_);
+    } catch (const Ort::Exception& e) {
+      return Status(StatusCode::kDeviceError, name + ": no pinned host memory for the IoBinding on " +
+                                                  model->device_.ToString() + ": " + e.what());
+    }
   }
   for (const auto& info : model->inputs_) model->input_names_.push_back(info.name.c_str());
   for (const auto& info : model->outputs_) model->output_names_.push_back(info.name.c_str());
@@ -78,16 +89,32 @@ Result<std::shared_ptr<OnnxModel>> OnnxModel::Open(const std::filesystem::path& 
   return model;
 }
 
-Status OnnxModel::Run(const float* input, const std::vector<int64_t>& input_shape,
+InputBuffer OnnxModel::NewInputBuffer() const {
+  if (!pinned_allocator_) return InputBuffer();
+  return InputBuffer(*pinned_allocator_, *pinned_memory_);
+}
+
+Status OnnxModel::Run(const InputBuffer& input, const std::vector<int64_t>& input_shape,
                       std::vector<Ort::Value>* outputs) const {
   try {
     size_t count = 1;
     for (int64_t d : input_shape) count *= static_cast<size_t>(d);
-    auto memory = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-    Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(input), count, input_shape.data(),
-                                                        input_shape.size());
-    *outputs = session_->Run(Ort::RunOptions{nullptr}, input_names_.data(), &tensor, 1, output_names_.data(),
-                             output_names_.size());
+    if (count > input.size()) return Status::Internal("model input shape larger than its buffer");
+    const OrtMemoryInfo* memory =
+        input.memory_info() ? input.memory_info() : static_cast<const OrtMemoryInfo*>(cpu_memory_);
+    Ort::Value tensor = Ort::Value::CreateTensor<float>(memory, const_cast<float*>(input.data()), count,
+                                                        input_shape.data(), input_shape.size());
+    if (!io_binding_) {
+      *outputs = session_->Run(Ort::RunOptions{nullptr}, input_names_.data(), &tensor, 1, output_names_.data(),
+                               output_names_.size());
+      return Status::Ok();
+    }
+    // One binding per call (a binding is not thread-safe and the model is shared); outputs come back to the CPU.
+    Ort::IoBinding binding(*session_);
+    binding.BindInput(input_names_[0], tensor);
+    for (const char* name : output_names_) binding.BindOutput(name, cpu_memory_);
+    session_->Run(Ort::RunOptions{nullptr}, binding);
+    *outputs = binding.GetOutputValues();
   } catch (const Ort::Exception& e) {
     return Status(StatusCode::kInferenceError, path_.filename().string() + ": " + e.what());
   }

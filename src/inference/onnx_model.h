@@ -11,6 +11,7 @@
 
 #include "facefill/runtime.h"
 #include "facefill/status.h"
+#include "input_buffer.h"
 
 namespace facefill::inference {
 
@@ -42,8 +43,12 @@ class OnnxModel {
   // Op types of the first nodes of the graph, in order (read from the file; see onnx_graph.h).
   const std::vector<std::string>& leading_op_types() const { return leading_op_types_; }
 
-  // Runs the model on one float input (NCHW, caller-owned buffer). `outputs` receives every output in graph order.
-  Status Run(const float* input, const std::vector<int64_t>& input_shape, std::vector<Ort::Value>* outputs) const;
+  // A buffer for this model's input: pinned host memory when the model runs on CUDA through an IoBinding.
+  InputBuffer NewInputBuffer() const;
+
+  // Runs the model on one float input (NCHW, a buffer from NewInputBuffer). `outputs` receives every output in graph
+  // order, in CPU memory. With RuntimeOptions::io_binding the call goes through an IoBinding.
+  Status Run(const InputBuffer& input, const std::vector<int64_t>& input_shape, std::vector<Ort::Value>* outputs) const;
 
   // Views a float output returned by Run.
   static OutputTensor View(const Ort::Value& value);
@@ -54,6 +59,11 @@ class OnnxModel {
   std::filesystem::path path_;
   Device device_;
   std::unique_ptr<Ort::Session> session_;
+  bool io_binding_ = false;
+  Ort::MemoryInfo cpu_memory_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  // CUDA with io_binding: the provider's page-locked host memory for inputs.
+  std::unique_ptr<Ort::MemoryInfo> pinned_memory_;
+  std::unique_ptr<Ort::Allocator> pinned_allocator_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
   std::vector<std::string> leading_op_types_;

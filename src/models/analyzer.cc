@@ -40,6 +40,10 @@ Result<std::vector<AnalyzedFace>> FaceAnalyzer::Analyze(const cv::Mat& bgr, bool
 
 Result<std::vector<FaceDetection>> FaceAnalyzer::Detect(const cv::Mat& bgr) { return detector_->Detect(bgr); }
 
+Result<std::vector<std::vector<FaceDetection>>> FaceAnalyzer::DetectBatch(std::span<const cv::Mat> images) {
+  return detector_->DetectBatch(images);
+}
+
 cv::Mat FaceAnalyzer::Align(const cv::Mat& bgr, const FiveLandmarks& landmarks) const {
   return AlignFace(bgr, landmarks, embedder_->input_size());
 }

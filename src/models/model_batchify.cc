@@ -79,15 +79,19 @@ Status CheckSize(const OnnxModel& original, const OnnxModel& batched, const fs::
                  double* largest_difference) {
   const size_t n = photos.size();
   const size_t image_size = static_cast<size_t>(3) * width * height;
-  std::vector<float> blob(n * image_size);
+  inference::InputBuffer blob = batched.NewInputBuffer();
+  blob.resize(n * image_size);
   for (size_t i = 0; i < n; ++i) Letterbox(photos[i].second, width, height, blob.data() + i * image_size);
 
   std::vector<std::vector<Ort::Value>> singles(n);
+  inference::InputBuffer one = original.NewInputBuffer();
+  one.resize(image_size);
   for (size_t i = 0; i < n; ++i) {
-    FACEFILL_RETURN_IF_ERROR(original.Run(blob.data() + i * image_size, {1, 3, height, width}, &singles[i]));
+    std::copy_n(blob.data() + i * image_size, image_size, one.data());
+    FACEFILL_RETURN_IF_ERROR(original.Run(one, {1, 3, height, width}, &singles[i]));
   }
   std::vector<Ort::Value> together;
-  Status run = batched.Run(blob.data(), {static_cast<int64_t>(n), 3, height, width}, &together);
+  Status run = batched.Run(blob, {static_cast<int64_t>(n), 3, height, width}, &together);
   if (!run.ok())
     return Refuse(in, "the rewritten model does not run a batch of " + std::to_string(n) + ": " + run.message());
   if (together.size() != singles[0].size()) return Refuse(in, "the rewritten model has other outputs");

@@ -131,9 +131,10 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
   FACEFILL_ASSIGN_OR_RETURN(pipeline::Containment containment, LoadContainment(catalog, options));
   FACEFILL_ASSIGN_OR_RETURN(report.progress.total, PlannedTotal(catalog, options));
 
-  // Queue sizes bound memory: at most ~2 decoded images per inference thread wait for inference.
+  // Queue sizes bound memory: per inference thread, one detector call's images (plus one) wait for inference.
   BoundedQueue<AssetRecord> to_decode(static_cast<size_t>(4 * options.decode_threads));
-  BoundedQueue<pipeline::DecodedAsset> to_infer(static_cast<size_t>(2 * inference_threads));
+  BoundedQueue<pipeline::DecodedAsset> to_infer(
+      static_cast<size_t>((std::max(1, options.images_per_detect_call) + 1) * inference_threads));
   BoundedQueue<ScanOutcome> to_write(static_cast<size_t>(2 * options.assets_per_commit));
   pipeline::RunControl control([&] {
     to_decode.Close();
@@ -161,6 +162,7 @@ Result<BackfillReport> RunPipelined(Catalog& catalog, VectorStore& vectors, Face
   FACEFILL_RETURN_IF_ERROR(control.status());
   FACEFILL_RETURN_IF_ERROR(feed_status);
   report.cancelled = Cancelled(cancel);
+  report.detect_calls = inference.detect_calls();
   FinishReport(clock,
                {{"decode", options.decode_threads},
                 {"detect", inference_threads},
@@ -218,16 +220,19 @@ Result<BackfillReport> RunBackfill(Catalog& catalog, VectorStore& vectors, FaceA
   return report;
 }
 
-void PlanThreadsForDevice(const Device& device, unsigned cores, bool inference_threads_given, bool decode_threads_given,
-                          BackfillOptions* options) {
+void PlanForDevice(const Device& device, unsigned cores, const ChosenSettings& chosen, BackfillOptions* options) {
   if (device.kind != Device::Kind::kCuda) return;
-  if (!inference_threads_given) options->inference_threads = 1;
-  if (!decode_threads_given) options->decode_threads = static_cast<int>(std::max(2u, cores));
+  if (!chosen.inference_threads) options->inference_threads = 1;
+  if (!chosen.decode_threads) options->decode_threads = static_cast<int>(std::max(2u, cores));
+  if (!chosen.images_per_detect_call) options->images_per_detect_call = 8;
 }
 
 Status BackfillOptions::Validate() const {
   if (limit < 0 || offset < 0) return Status(StatusCode::kInvalidArgument, "limit and offset must be >= 0");
   if (faces_per_call < 1) return Status(StatusCode::kInvalidArgument, "faces per call must be >= 1");
+  if (images_per_detect_call < 1) {
+    return Status(StatusCode::kInvalidArgument, "images per detect call must be >= 1");
+  }
   if (decode_threads < 1) return Status(StatusCode::kInvalidArgument, "decode threads must be >= 1");
   if (inference_threads < 0) return Status(StatusCode::kInvalidArgument, "inference threads must be >= 0");
   if (assets_per_commit < 1) return Status(StatusCode::kInvalidArgument, "assets per commit must be >= 1");

@@ -101,6 +101,7 @@ nlohmann::json ReportJson(const BackfillReport& r) {
           {"faces_per_second", r.faces_per_second},
           {"stages", stages},
           {"bottleneck", r.bottleneck},
+          {"detect_calls", r.detect_calls},
           {"peak_rss_mb", PeakResidentMegabytes()},
           {"cancelled", r.cancelled},
           {"leased_elsewhere", leased}};

@@ -1,13 +1,16 @@
-// `facefill models batchify IN OUT`: model-file tools (a dynamic batch dimension, verified on real photos).
+// `facefill models`: model-file tools. `show` prints the files a pack resolves to; `batchify IN OUT` gives a model a
+// dynamic batch dimension, verified on real photos.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "facefill/model_batchify.h"
+#include "model_flags.h"
 
 namespace facefill::cli {
 namespace {
@@ -46,6 +49,34 @@ int RunBatchify(const BatchifyFlags& flags) {
   return kExitOk;
 }
 
+struct ShowFlags {
+  ModelFlags models;
+  bool json = false;
+};
+
+std::string KindName(PackKind kind) { return kind == PackKind::kUltraLight ? "ultralight" : "insightface"; }
+
+int RunShow(const ShowFlags& flags) {
+  auto pack = LocatePack(flags.models);
+  if (!pack) return kExitUsage;
+  if (flags.json) {
+    std::cout << nlohmann::json{{"id", pack->id},
+                                {"kind", KindName(pack->kind)},
+                                {"directory", pack->directory.string()},
+                                {"detector", pack->detector.string()},
+                                {"landmarks", pack->landmarks.string()},
+                                {"recognizer", pack->recognizer.string()}}
+                     .dump()
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("pack {} ({})\n  folder      {}\n  detector    {}\n", pack->id, KindName(pack->kind),
+                           pack->directory.string(), pack->detector.string());
+  if (!pack->landmarks.empty()) std::cout << fmt::format("  landmarks   {}\n", pack->landmarks.string());
+  std::cout << fmt::format("  recognizer  {}\n", pack->recognizer.string());
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterModels(CLI::App* app) {
@@ -67,6 +98,12 @@ void RegisterModels(CLI::App* app) {
                    "Largest difference allowed between a photo's outputs in the batch and alone")
       ->capture_default_str();
   batchify->final_callback([flags] { throw CommandResult(RunBatchify(*flags)); });
+
+  auto show_flags = std::make_shared<ShowFlags>();
+  CLI::App* show = models->add_subcommand("show", "The model pack the flags choose: its id and files");
+  AddPackFlags(show, &show_flags->models);
+  show->add_flag("--json", show_flags->json, "One JSON object");
+  show->final_callback([show_flags] { throw CommandResult(RunShow(*show_flags)); });
 }
 
 }  // namespace facefill::cli

@@ -7,12 +7,16 @@
 
 namespace facefill::cli {
 
-void AddModelFlags(CLI::App* app, ModelFlags* flags) {
+void AddPackFlags(CLI::App* app, ModelFlags* flags) {
   app->add_option("--models", flags->models_dir,
                   "Model pack folder (default: $FACEFILL_MODELS, ~/.insightface/models/<pack>, then the setup's "
                   "default pack)");
   app->add_option("--detector", flags->detector, "Detector .onnx file, overriding the pack's");
   app->add_option("--recognizer", flags->recognizer, "Recogniser .onnx file, overriding the pack's");
+}
+
+void AddModelFlags(CLI::App* app, ModelFlags* flags) {
+  AddPackFlags(app, flags);
   app->add_option("--det-threshold", flags->score_threshold, "Detector score threshold")->capture_default_str();
   app->add_flag("--tight-input", flags->tight_input,
                 "Detectors with a dynamic input size see only the used part of the letterbox, rounded up to 32 "
@@ -26,6 +30,9 @@ void AddModelFlags(CLI::App* app, ModelFlags* flags) {
                   "auto (CUDA when it can be used, else the CPU, saying why)")
       ->envname("FACEFILL_DEVICE")
       ->capture_default_str();
+  app->add_flag("--io-binding", flags->io_binding,
+                "Run model calls through ONNX Runtime's IoBinding (on CUDA: inputs in page-locked memory, one upload "
+                "per call); the results are the same");
 }
 
 void AddMaxFacesFlag(CLI::App* app, ModelFlags* flags) {
@@ -70,6 +77,8 @@ std::unique_ptr<FaceAnalyzer> OpenAnalyzer(const ModelFlags& flags, int threads)
   options.detector.score_threshold = flags.score_threshold;
   options.detector.max_faces = flags.max_faces;
   options.detector.tight_input = flags.tight_input;
+  options.detector.runtime.io_binding = flags.io_binding;
+  options.embedder.runtime.io_binding = flags.io_binding;
   options.detector.runtime.intra_op_threads = threads;
   options.embedder.runtime.intra_op_threads = threads;
   auto analyzer = FaceAnalyzer::Open(*pack, options);

@@ -19,8 +19,11 @@ struct ModelFlags {
   int threads = -1;            // -1: auto (see EffectiveThreads)
   std::string device = "cpu";  // cpu, cuda, cuda:N or auto (Device::Parse)
   bool tight_input = false;
+  bool io_binding = false;
 };
 
+// The flags that choose the pack and its files (--models, --detector, --recognizer); AddModelFlags adds them too.
+void AddPackFlags(CLI::App* app, ModelFlags* flags);
 void AddModelFlags(CLI::App* app, ModelFlags* flags);
 // --max-faces, for the commands that store or print every face of an image (detect, backfill, worker).
 void AddMaxFacesFlag(CLI::App* app, ModelFlags* flags);

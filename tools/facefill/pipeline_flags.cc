@@ -20,6 +20,10 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
       app->add_option("--faces-per-call", o->faces_per_call, "Faces per embedder call, gathered across images")
           ->capture_default_str();
   AddHiddenAlias(app, faces, "--batch-size", &o->faces_per_call);
+  app->add_option("--images-per-detect-call", o->images_per_detect_call,
+                  "Images per detector call, among those decoded and waiting (needs a detector made batch-capable by "
+                  "`facefill models batchify`; 1 on the CPU, 8 with --device cuda unless given)")
+      ->capture_default_str();
   app->add_option("--decode-threads", o->decode_threads, "Image decoding threads")->capture_default_str();
   auto* threads = app->add_option("--inference-threads", o->inference_threads,
                                   "Detect/align/embed threads in this process (0: one per core)")
@@ -50,9 +54,11 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
 void PlanPipelineForDevice(const CLI::App& app, const std::string& device, BackfillOptions* options) {
   auto parsed = Device::Parse(device);
   if (!parsed.ok()) return;
-  const bool threads_given = app.count("--inference-threads") + app.count("--workers") > 0;
-  PlanThreadsForDevice(*parsed, std::thread::hardware_concurrency(), threads_given, app.count("--decode-threads") > 0,
-                       options);
+  ChosenSettings chosen;
+  chosen.inference_threads = app.count("--inference-threads") + app.count("--workers") > 0;
+  chosen.decode_threads = app.count("--decode-threads") > 0;
+  chosen.images_per_detect_call = app.count("--images-per-detect-call") > 0;
+  PlanForDevice(*parsed, std::thread::hardware_concurrency(), chosen, options);
 }
 
 }  // namespace facefill::cli
