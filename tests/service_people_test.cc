@@ -340,6 +340,8 @@ TEST_F(ServicePeopleTest, ClusterOnTheServicesDatabaseGroupsAsTheEmbeddedRunAndO
   }
   ASSERT_GE(obama.size(), 6u);
   const std::string ada = "11111111-1111-4111-8111-111111111111", bea = "22222222-2222-4222-8222-222222222222";
+  const std::string phantom = "33333333-3333-4333-8333-333333333333",
+                    phantom_point = "44444444-4444-4444-8444-444444444444";
   {
     pqxx::connection conn(url_);
     pqxx::nontransaction txn(conn);
@@ -352,6 +354,17 @@ TEST_F(ServicePeopleTest, ClusterOnTheServicesDatabaseGroupsAsTheEmbeddedRunAndO
       payload["is_assigned"] = true;
       qdrant.PutPoint("faces", obama[i].point_id, qdrant.Vector("faces", obama[i].point_id), payload);
     }
+    // The service's noise marker, "keep out of clustering", on a third obama face (row and payload), and a stale
+    // cluster id on a face too small for the gate whose point the service lost.
+    txn.exec_params("UPDATE face_instances SET cluster_id = '-1' WHERE id = $1", obama[2].id);
+    json payload = qdrant.Payload("faces", obama[2].point_id);
+    payload["cluster_id"] = "-1";
+    qdrant.PutPoint("faces", obama[2].point_id, qdrant.Vector("faces", obama[2].point_id), payload);
+    txn.exec_params(
+        "INSERT INTO face_instances(id, asset_id, bbox_x, bbox_y, bbox_w, bbox_h, detection_confidence, "
+        "qdrant_point_id, cluster_id) SELECT $1::uuid, asset_id, 0, 0, 12, 12, 0.9, $2::uuid, 'clu_stale' FROM "
+        "face_instances WHERE id = $3",
+        phantom, phantom_point, obama[3].id);
   }
   const std::map<std::string, json> labelled = Payloads(qdrant);
   from = qdrant.requests().size();
@@ -365,6 +378,10 @@ TEST_F(ServicePeopleTest, ClusterOnTheServicesDatabaseGroupsAsTheEmbeddedRunAndO
   EXPECT_FALSE(by_id[obama[0].id].cluster.empty());
   EXPECT_FALSE(by_id[obama[1].id].cluster.empty());
   EXPECT_NE(by_id[obama[0].id].cluster, by_id[obama[1].id].cluster) << "two named persons in one cluster";
+  EXPECT_EQ(by_id[obama[2].id].cluster, "-1") << "the service's noise marker is left as it is";
+  EXPECT_EQ(qdrant.Payload("faces", obama[2].point_id)["cluster_id"], "-1");
+  EXPECT_EQ(by_id[phantom].cluster, "") << "a face below the gate loses its cluster";
+  EXPECT_TRUE(qdrant.Payload("faces", phantom_point).is_null()) << "and its missing point is not written";
   ExpectOnlyClusterIdSetPayload(qdrant, from);
   ExpectPayloadsMatchRowsAndOnlyClusterIdChanged(qdrant, labelled);
   EXPECT_EQ(qdrant.Payload("faces", obama[0].point_id)["person_id"], ada);
@@ -375,7 +392,7 @@ TEST_F(ServicePeopleTest, ClusterOnTheServicesDatabaseGroupsAsTheEmbeddedRunAndO
   ASSERT_TRUE(people.last_json.is_array()) << people.output;
   std::map<std::string, int64_t> faces_in;
   for (const auto& [id, f] : by_id) {
-    if (!f.cluster.empty()) ++faces_in[f.cluster];
+    if (!f.cluster.empty() && f.cluster != "-1") ++faces_in[f.cluster];
   }
   ASSERT_EQ(people.last_json.size(), faces_in.size()) << people.output;
   int64_t previous = std::numeric_limits<int64_t>::max();
@@ -393,7 +410,7 @@ TEST_F(ServicePeopleTest, ClusterOnTheServicesDatabaseGroupsAsTheEmbeddedRunAndO
   EXPECT_EQ(suggested["Bea"], by_id[obama[1].id].cluster);
 
   // Naming is the service's on its database: refused, nothing written.
-  auto name = Cli({"people", "name", by_id[obama[2].id].cluster, "Cy", "--service-env", env});
+  auto name = Cli({"people", "name", by_id[obama[3].id].cluster, "Cy", "--service-env", env});
   EXPECT_EQ(name.exit_code, 2) << name.output;
   EXPECT_NE(name.output.find("embedded SQLite catalog only"), std::string::npos) << name.output;
 }
