@@ -436,6 +436,11 @@ TEST_F(ServicePeopleTest, ClusterAndPeopleOnADatabaseOfFacefillsOwnWithPgvector)
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_EQ(again.last_json["changed_faces"], 0) << again.output;
   EXPECT_EQ(again.last_json["kept_ids"], run.last_json["clusters"]) << again.output;
+  // The exact variant (all pairs, from the vectors read) groups these few faces as the index's graph does.
+  auto exact = Cli({"cluster", "--exact", "--min-cluster-size", "3", "--json", "--db", url_});
+  ASSERT_EQ(exact.exit_code, 0) << exact.output;
+  EXPECT_EQ(exact.last_json["changed_faces"], 0) << exact.output;
+  EXPECT_EQ(exact.last_json["clusters"], run.last_json["clusters"]) << exact.output;
   auto people = Cli({"people", "--json", "--limit", "2", "--db", url_});
   ASSERT_EQ(people.exit_code, 0) << people.output;
   ASSERT_EQ(people.last_json.size(), 2u) << people.output;
