@@ -160,6 +160,40 @@ TEST(HalfVectorsTest, RoundTripsAndDotProductsAgreeWithFloats) {
   EXPECT_NEAR(half::Dot(ha.data(), hb.data(), d), half::DotPortable(ha.data(), hb.data(), d), 1e-5);
 }
 
+// The index built in memory for a PostgreSQL catalog's run: its k-NN graph agrees with the exact one, it answers by
+// the labels it was given, and it has no catalog to search by face.
+TEST(InMemoryFaceIndexTest, GraphAgreesWithExactAndLabelsAreTheCallers) {
+  const SyntheticFaces faces = SmallSet(2000, 11);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < 2000; ++i) labels.push_back(1000 + 3 * i);  // not positions
+  FaceIndexOptions options;
+  options.ef_search = 64;
+  auto index = FaceIndex::InMemory(faces.vectors, labels, options);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ((*index)->size(), 2000);
+  EXPECT_EQ((*index)->dimension(), faces.vectors.dimension);
+  auto graph = (*index)->NeighborGraph(labels, 15, 2);
+  ASSERT_TRUE(graph.ok()) << graph.status().ToString();
+  const KnnGraph truth = ExactKnnGraph(faces.vectors, 15, 2);
+  int64_t found = 0;
+  for (int64_t i = 0; i < 2000; ++i) {
+    std::set<int32_t> exact(truth.neighbors.begin() + i * 15, truth.neighbors.begin() + (i + 1) * 15);
+    for (int j = 0; j < 15; ++j) found += exact.count(graph->neighbors[i * 15 + j]);
+  }
+  EXPECT_GE(static_cast<double>(found) / (2000.0 * 15), 0.97);
+  auto nearest = (*index)->Nearest(faces.vectors.row(5), 1);
+  ASSERT_TRUE(nearest.ok());
+  ASSERT_EQ(nearest->size(), 1u);
+  EXPECT_EQ(nearest->front().vector_row, labels[5]);
+  auto kept = (*index)->StoredVector(labels[9]);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_NEAR((*kept)[0], faces.vectors.row(9)[0], 1e-3);
+  EXPECT_EQ((*index)->StoredVector(0).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*index)->Search(Embedding(faces.vectors.row(0).begin(), faces.vectors.row(0).end()), 3, 0).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(FaceIndex::InMemory(faces.vectors, {1, 2}, options).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(ClusteringQualityTest, CountsMergesSplitsAndNoise) {
   //             identity: 0 0 0 1 1 2
   const std::vector<int32_t> truth{0, 0, 0, 1, 1, 2};

@@ -54,6 +54,12 @@ class FaceIndex {
   // vectors stored since, and saves it when it changed.
   static Result<std::unique_ptr<FaceIndex>> Open(const std::string& catalog_url, const FaceIndexOptions& options = {});
 
+  // An index held in memory only, of `vectors` (L2-normalised; row i labelled labels[i]), for a catalog whose vectors
+  // live elsewhere (PostgreSQL with Qdrant or pgvector): built for one clustering run. Search is refused (there is no
+  // catalog behind it to map rows to faces); Nearest, NeighborGraph and StoredVector work.
+  static Result<std::unique_ptr<FaceIndex>> InMemory(const VectorMatrix& vectors, const std::vector<int64_t>& labels,
+                                                     const FaceIndexOptions& options = {});
+
   // The index file for a catalog URL ("sqlite:/x/facefill.db" -> "/x/facefill.db.hnsw").
   static std::string IndexPath(const std::string& catalog_url);
 

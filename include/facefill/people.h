@@ -1,5 +1,7 @@
 // People: faces grouped into clusters (HDBSCAN* over the face index's k-NN graph), kept stable across runs, new
-// faces assigned incrementally, and clusters named as persons. Embedded (SQLite) catalog with local vectors.
+// faces assigned incrementally, and clusters named as persons. Clustering and the listing work on the embedded
+// (SQLite) catalog with its local vectors and on PostgreSQL with its vector store (the service's Qdrant collection,
+// or pgvector); naming, merging and splitting on the embedded catalog only.
 //
 //   ClusterFaces("sqlite:facefill.db", {});              // full run: writes face_instances.cluster_id
 //   AssignNewFaces("sqlite:facefill.db", {});            // after a backfill: new faces join existing clusters
@@ -62,8 +64,12 @@ struct ClusterReport {
   double total_seconds = 0;
 };
 
-// A full clustering run over every face with a vector.
-Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const ClusterOptions& options = {});
+// A full clustering run over every face with a vector. `vectors_url` as for OpenStores: on SQLite "" or "local";
+// on PostgreSQL "" (the catalog's default: the service's Qdrant collection on its database, pgvector on one of
+// facefill's own), "pgvector" or a Qdrant URL. With Qdrant, the points' `cluster_id` payload is kept equal to
+// face_instances.cluster_id through set-payload (null for none), nothing else of the payload changing.
+Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const ClusterOptions& options = {},
+                                   const std::string& vectors_url = "");
 
 struct AssignReport {
   int64_t pending = 0;  // new faces without a cluster or person since the last full run
@@ -75,7 +81,8 @@ struct AssignReport {
 };
 
 // Assigns faces added since the last full run; runs a full one when too many are left waiting.
-Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options = {});
+Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options = {},
+                                    const std::string& vectors_url = "");
 
 // The step a backfill ends with: when the catalog is an embedded (SQLite) one with local vectors that has been
 // clustered before, AssignNewFaces; otherwise nothing (nullopt).
@@ -96,17 +103,19 @@ struct PeopleCluster {
   int64_t labelled_faces = 0;  // faces of that person in the cluster
 };
 
-// Clusters, largest first (at most `limit`; 0: all).
+// Clusters, largest first (at most `limit`; 0: all). On the service's database, its noise marker (cluster id
+// "-1") is not a cluster.
 Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, int64_t limit = 0);
 
-// Names a cluster: finds or creates the active person called `name` (a `persons` row) and sets it on the cluster's
-// faces that have no person yet. Returns the person id.
+// Names a cluster (embedded catalog only): finds or creates the active person called `name` (a `persons` row) and sets
+// it on the cluster's faces that have no person yet. Returns the person id.
 Result<std::string> NameCluster(const std::string& catalog_url, const std::string& cluster_id, const std::string& name);
 
-// Moves every face of cluster `from` into cluster `into`. Refused when they hold faces of two different persons.
+// Moves every face of cluster `from` into cluster `into` (embedded catalog only). Refused when they hold faces of two
+// different persons.
 Status MergeClusters(const std::string& catalog_url, const std::string& into, const std::string& from);
 
-// Moves these faces into a new cluster; returns its id.
+// Moves these faces into a new cluster; returns its id (embedded catalog only).
 Result<std::string> SplitFaces(const std::string& catalog_url, const std::vector<std::string>& face_ids);
 
 }  // namespace facefill

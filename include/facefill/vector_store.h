@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "facefill/records.h"
@@ -42,6 +43,10 @@ class VectorStore {
   virtual Result<std::vector<std::string>> AllIds();
   virtual Result<int64_t> Count() = 0;
   virtual std::string Describe() const = 0;
+  // Sets the image-search service's `cluster_id` payload field of these points (point id, cluster id; an empty
+  // cluster id is written as null, which the service reads as none) through set-payload, nothing else of their
+  // payload changing; points missing from the store are left out. Stores without a payload do nothing.
+  virtual Status SetClusterIds(const std::vector<std::pair<std::string, std::string>>& point_clusters);
   // True when the catalog writes these vectors in its own transaction (pgvector): the backfill then leaves
   // Upsert, UpdateVectors and Delete to the catalog's commit.
   virtual bool WrittenByCatalog() const { return false; }

@@ -210,6 +210,35 @@ class HnswFaceIndex final : public FaceIndex {
     return Status::Ok();
   }
 
+  // An index of `vectors` (row i labelled labels[i]) in memory only, with no catalog behind it.
+  Status BuildInMemory(const VectorMatrix& vectors, const std::vector<int64_t>& labels) {
+    const auto start = std::chrono::steady_clock::now();
+    if (static_cast<int64_t>(labels.size()) != vectors.rows()) {
+      return Status(StatusCode::kInvalidArgument, "face index: one label per vector needed");
+    }
+    dimension_ = vectors.dimension > 0 ? vectors.dimension : 512;
+    space_ = std::make_unique<HalfCosineSpace>(static_cast<size_t>(dimension_));
+    index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max<size_t>(labels.size(), 1024),
+                                                               options_.max_connections, options_.ef_construction);
+    update_.rebuilt = true;
+    // Converted and inserted kChunkRows at a time, so only one chunk is held twice.
+    std::vector<int64_t> rows;
+    std::vector<uint16_t> data;
+    for (size_t from = 0; from < labels.size(); from += kChunkRows) {
+      const size_t n = std::min(labels.size() - from, static_cast<size_t>(kChunkRows));
+      rows.assign(labels.begin() + static_cast<long>(from), labels.begin() + static_cast<long>(from + n));
+      data.resize(n * dimension_);
+      half::FromFloat(vectors.values.data() + from * dimension_, data.data(), static_cast<int>(n) * dimension_);
+      FACEFILL_RETURN_IF_ERROR(Insert(rows, data));
+    }
+    update_.added = static_cast<int64_t>(labels.size());
+    meta_.count = update_.added;
+    meta_.dimension = dimension_;
+    index_->setEf(static_cast<size_t>(options_.ef_search));
+    update_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return Status::Ok();
+  }
+
   const FaceIndexUpdate& last_update() const override { return update_; }
   int64_t size() const override { return meta_.count; }
   int dimension() const override { return dimension_; }
@@ -283,6 +312,7 @@ class HnswFaceIndex final : public FaceIndex {
     // hnswlib searches with max(ef, top_k) candidates, so a large top_k still gets top_k results.
     auto nearest = Nearest(query, top_k);
     if (!nearest.ok()) return nearest.status();
+    if (!db_) return Status(StatusCode::kInvalidArgument, "an in-memory face index has no catalog to find faces in");
     std::vector<VectorMatch> matches;
     std::lock_guard lock(db_->mutex());
     auto stmt = db_->Prepare("SELECT face_id, asset_id FROM facefill_face_vectors WHERE rowid = ?");
@@ -339,6 +369,42 @@ class HnswFaceIndex final : public FaceIndex {
     return update_.deleted;
   }
 
+  // Inserts these rows' vectors (half floats, row-major) on options_.threads threads.
+  Status Insert(const std::vector<int64_t>& rows, const std::vector<uint16_t>& data) {
+    if (rows.empty()) return Status::Ok();
+    const size_t needed = index_->cur_element_count + rows.size();
+    if (needed > index_->max_elements_) index_->resizeIndex(std::max(needed, index_->max_elements_ * 3 / 2));
+    // The first point becomes the entry point before any concurrent insert, as hnswlib's own Python binding does.
+    size_t first = 0;
+    if (index_->cur_element_count == 0) {
+      try {
+        index_->addPoint(data.data(), static_cast<hnswlib::labeltype>(rows[0]));
+      } catch (const std::exception& e) {
+        return Status(StatusCode::kInternal, std::string("face index insert: ") + e.what());
+      }
+      first = 1;
+    }
+    std::atomic<size_t> next{first};
+    std::mutex error_mutex;
+    std::string error;
+    auto work = [&] {
+      for (size_t i = next++; i < rows.size(); i = next++) {
+        try {
+          index_->addPoint(data.data() + i * dimension_, static_cast<hnswlib::labeltype>(rows[i]));
+        } catch (const std::exception& e) {
+          std::lock_guard error_lock(error_mutex);
+          error = e.what();
+        }
+      }
+    };
+    std::vector<std::jthread> pool;
+    for (int t = 1; t < std::max(1, options_.threads); ++t) pool.emplace_back(work);
+    work();
+    pool.clear();
+    if (!error.empty()) return Status(StatusCode::kInternal, "face index insert: " + error);
+    return Status::Ok();
+  }
+
   // Inserts the catalog's vectors with from_row < row <= to_row, kChunkRows at a time on options_.threads threads.
   Result<int64_t> AddSince(int64_t from_row, int64_t to_row) {
     auto stmt = db_->Prepare(
@@ -367,36 +433,7 @@ class HnswFaceIndex final : public FaceIndex {
         return Status(StatusCode::kInvalidArgument, "face vectors of more than one dimension in " + db_->path());
       }
       if (rows.empty()) break;
-      const size_t needed = index_->cur_element_count + rows.size();
-      if (needed > index_->max_elements_) index_->resizeIndex(std::max(needed, index_->max_elements_ * 3 / 2));
-      // The first point becomes the entry point before any concurrent insert, as hnswlib's own Python binding does.
-      size_t first = 0;
-      if (index_->cur_element_count == 0) {
-        try {
-          index_->addPoint(data.data(), static_cast<hnswlib::labeltype>(rows[0]));
-        } catch (const std::exception& e) {
-          return Status(StatusCode::kInternal, std::string("face index insert: ") + e.what());
-        }
-        first = 1;
-      }
-      std::atomic<size_t> next{first};
-      std::mutex error_mutex;
-      std::string error;
-      auto work = [&] {
-        for (size_t i = next++; i < rows.size(); i = next++) {
-          try {
-            index_->addPoint(data.data() + i * dimension_, static_cast<hnswlib::labeltype>(rows[i]));
-          } catch (const std::exception& e) {
-            std::lock_guard error_lock(error_mutex);
-            error = e.what();
-          }
-        }
-      };
-      std::vector<std::jthread> pool;
-      for (int t = 1; t < std::max(1, options_.threads); ++t) pool.emplace_back(work);
-      work();
-      pool.clear();
-      if (!error.empty()) return Status(StatusCode::kInternal, "face index insert: " + error);
+      FACEFILL_RETURN_IF_ERROR(Insert(rows, data));
       update_.added += static_cast<int64_t>(rows.size());
       after = rows.back();
       meta_.max_row = after;
@@ -436,6 +473,14 @@ Status FaceIndexOptions::Validate() const {
   if (ef_search < 1) return Status(StatusCode::kInvalidArgument, "index ef_search must be at least 1");
   if (threads < 1) return Status(StatusCode::kInvalidArgument, "index threads must be at least 1");
   return Status::Ok();
+}
+
+Result<std::unique_ptr<FaceIndex>> FaceIndex::InMemory(const VectorMatrix& vectors, const std::vector<int64_t>& labels,
+                                                       const FaceIndexOptions& options) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  auto index = std::make_unique<HnswFaceIndex>(nullptr, "", options);
+  FACEFILL_RETURN_IF_ERROR(index->BuildInMemory(vectors, labels));
+  return std::unique_ptr<FaceIndex>(std::move(index));
 }
 
 std::string FaceIndex::IndexPath(const std::string& catalog_url) { return SqlitePathFromUrl(catalog_url) + ".hnsw"; }

@@ -12,8 +12,8 @@
 #include <unordered_map>
 
 #include "../catalog/catalog_backends.h"
+#include "face_store.h"
 #include "facefill/people.h"
-#include "people_catalog.h"
 
 namespace facefill {
 namespace {
@@ -21,7 +21,7 @@ namespace {
 using people::ClusterChange;
 using people::ClusterFace;
 using people::FaceGate;
-using people::PeopleCatalog;
+using people::FaceStore;
 
 constexpr char kClusteredThrough[] = "clustered_through_face_row";  // the largest face row of the last full run
 
@@ -154,18 +154,19 @@ Status ClusterOptions::Validate() const {
   return Status::Ok();
 }
 
-Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const ClusterOptions& options) {
+namespace {
+
+Result<ClusterReport> ClusterFacesIn(FaceStore& store, const ClusterOptions& options) {
   FACEFILL_RETURN_IF_ERROR(options.Validate());
   const auto start = std::chrono::steady_clock::now();
-  auto catalog = PeopleCatalog::Open(catalog_url);
-  if (!catalog.ok()) return catalog.status();
   VectorMatrix vectors;
-  // The graph's queries use the index's own copies of the vectors, so only the exact variant reads them here.
-  auto faces = (*catalog)->LoadFaces(options.exact ? &vectors : nullptr, GateOf(options));
+  // The graph's queries use the index's own copies of the vectors, so only the exact variant, or a store whose index
+  // is built for the run, reads them here.
+  auto faces = store.LoadFaces(options.exact || store.IndexNeedsVectors() ? &vectors : nullptr, GateOf(options));
   if (!faces.ok()) return faces.status();
   ClusterReport report;
   report.faces = static_cast<int64_t>(faces->size());
-  auto all_faces = (*catalog)->CountFaces(FaceGate{});
+  auto all_faces = store.CountFaces(FaceGate{});
   if (!all_faces.ok()) return all_faces.status();
   report.below_gate = *all_faces - report.faces;  // faces without a vector count here too
 
@@ -182,7 +183,7 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
     FaceIndexOptions index_options = options.index;
     index_options.threads = options.threads;
     index_options.ef_search = std::max(options.graph_ef, options.neighbors + 1);
-    auto opened = FaceIndex::Open(catalog_url, index_options);
+    auto opened = store.OpenIndex(*faces, &vectors, index_options);
     if (!opened.ok()) return opened.status();
     index = std::move(opened).value();
     std::vector<int64_t> rows;
@@ -215,29 +216,41 @@ Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const Cluster
     through = std::max(through, f.face_row);
     const std::string id = labels[i] >= 0 ? ids[labels[i]] : std::string();
     if (labels[i] < 0) ++report.noise;
-    if (id != f.cluster_id) changes.push_back({f.id, id});
+    if (id != f.cluster_id) changes.push_back({f.id, id, f.point_id});
   }
   report.clusters = clusters;
   report.changed_faces = static_cast<int64_t>(changes.size());
-  FACEFILL_RETURN_IF_ERROR((*catalog)->WriteClusterIds(changes));
-  auto cleared = (*catalog)->ClearClustersBelowGate(GateOf(options));
+  FACEFILL_RETURN_IF_ERROR(store.WriteClusterIds(changes));
+  auto cleared = store.ClearClustersBelowGate(GateOf(options));
   if (!cleared.ok()) return cleared.status();
   report.changed_faces += *cleared;
-  FACEFILL_RETURN_IF_ERROR((*catalog)->SetState(kClusteredThrough, through));
+  FACEFILL_RETURN_IF_ERROR(store.SetState(kClusteredThrough, through));
   report.total_seconds = SecondsSince(start);
   return report;
 }
 
-Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options) {
+}  // namespace
+
+Result<ClusterReport> ClusterFaces(const std::string& catalog_url, const ClusterOptions& options,
+                                   const std::string& vectors_url) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  auto store = people::OpenFaceStore(catalog_url, vectors_url);
+  if (!store.ok()) return store.status();
+  return ClusterFacesIn(**store, options);
+}
+
+Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const ClusterOptions& options,
+                                    const std::string& vectors_url) {
   FACEFILL_RETURN_IF_ERROR(options.Validate());
   const auto start = std::chrono::steady_clock::now();
   AssignReport report;
-  auto catalog = PeopleCatalog::Open(catalog_url);
-  if (!catalog.ok()) return catalog.status();
-  auto through = (*catalog)->State(kClusteredThrough);
+  auto opened = people::OpenFaceStore(catalog_url, vectors_url);
+  if (!opened.ok()) return opened.status();
+  FaceStore& store = **opened;
+  auto through = store.State(kClusteredThrough);
   if (!through.ok()) return through.status();
   auto run_full = [&]() -> Result<AssignReport> {
-    auto full = ClusterFaces(catalog_url, options);
+    auto full = ClusterFacesIn(store, options);
     if (!full.ok()) return full.status();
     report.ran_full = true;
     report.full = *full;
@@ -247,7 +260,7 @@ Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const Cluste
   if (*through == 0) return run_full();  // never clustered: everything is new
 
   VectorMatrix vectors;
-  auto pending = (*catalog)->LoadFaces(&vectors, GateOf(options), *through, true);
+  auto pending = store.LoadFaces(&vectors, GateOf(options), *through, true);
   if (!pending.ok()) return pending.status();
   report.pending = static_cast<int64_t>(pending->size());
   if (pending->empty()) return report;
@@ -255,35 +268,28 @@ Result<AssignReport> AssignNewFaces(const std::string& catalog_url, const Cluste
   index_options.threads = options.threads;
   // Only neighbours within max_distance vote, and those are close: the graph's short candidate list finds them.
   index_options.ef_search = std::max(options.graph_ef, options.neighbors + 1);
-  auto index = FaceIndex::Open(catalog_url, index_options);
-  if (!index.ok()) return index.status();
 
   std::vector<ClusterChange> changes;
   for (size_t i = 0; i < pending->size(); ++i) {
-    auto found = (*index)->Nearest(vectors.row(static_cast<int64_t>(i)), options.neighbors + 1);
-    if (!found.ok()) return found.status();
-    std::vector<int64_t> close;
-    for (const auto& n : *found) {
-      if (n.vector_row != (*pending)[i].vector_row && 1.0f - n.similarity <= options.max_distance) {
-        close.push_back(n.vector_row);
-      }
-    }
-    if (static_cast<int>(close.size()) < options.min_agreeing) continue;
-    auto neighbors = (*catalog)->FacesAtVectorRows(close);
+    const auto& face = (*pending)[i];
+    auto neighbors = store.NearestFaces(vectors.row(static_cast<int64_t>(i)), options.neighbors + 1,
+                                        1.0f - options.max_distance, index_options);
     if (!neighbors.ok()) return neighbors.status();
     std::map<std::string, int> votes;
     for (const auto& n : *neighbors) {
-      if (!n.cluster_id.empty()) ++votes[n.cluster_id];
+      if (n.id != face.id && !n.cluster_id.empty()) ++votes[n.cluster_id];
     }
     auto best =
         std::max_element(votes.begin(), votes.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-    if (best != votes.end() && best->second >= options.min_agreeing) changes.push_back({(*pending)[i].id, best->first});
+    if (best != votes.end() && best->second >= options.min_agreeing) {
+      changes.push_back({face.id, best->first, face.point_id});
+    }
   }
-  FACEFILL_RETURN_IF_ERROR((*catalog)->WriteClusterIds(changes));
+  FACEFILL_RETURN_IF_ERROR(store.WriteClusterIds(changes));
   report.assigned = static_cast<int64_t>(changes.size());
   report.waiting = report.pending - report.assigned;
 
-  auto total = (*catalog)->CountFaces(GateOf(options));
+  auto total = store.CountFaces(GateOf(options));
   if (!total.ok()) return total.status();
   const int64_t faces = *total;
   if (faces > 0 && static_cast<double>(report.waiting) > options.full_run_share * static_cast<double>(faces)) {
@@ -299,14 +305,14 @@ Result<std::optional<AssignReport>> AssignAfterBackfill(const std::string& catal
   if (IsPostgresUrl(catalog_url) || !(vectors_url.empty() || vectors_url == "local")) {
     return std::optional<AssignReport>();
   }
-  auto catalog = PeopleCatalog::Open(catalog_url);
+  auto catalog = people::OpenFaceStore(catalog_url, vectors_url);
   if (!catalog.ok()) return catalog.status();
   auto through = (*catalog)->State(kClusteredThrough);
   if (!through.ok()) return through.status();
   if (*through == 0)
     return std::optional<AssignReport>();  // never clustered: `facefill cluster` makes the first clusters
   catalog->reset();
-  auto report = AssignNewFaces(catalog_url, options);
+  auto report = AssignNewFaces(catalog_url, options, vectors_url);
   if (!report.ok()) return report.status();
   return std::optional<AssignReport>(*report);
 }

@@ -1,9 +1,10 @@
-// PeopleCatalog: the SQLite side of clustering (faces and vectors in, cluster ids and state out).
+// PeopleCatalog: the SQLite side of clustering (faces and vectors in, cluster ids and state out), and OpenFaceStore.
 #include "people_catalog.h"
 
 #include <uuid/uuid.h>
 
 #include "../catalog/catalog_backends.h"
+#include "../catalog/sqlite_face_rows.h"
 #include "../sqlite/sqlite_url.h"
 #include "facefill/catalog.h"
 
@@ -20,13 +21,27 @@ std::string NewId() {
 Result<std::unique_ptr<PeopleCatalog>> PeopleCatalog::Open(const std::string& catalog_url) {
   if (IsPostgresUrl(catalog_url)) {
     return Status(StatusCode::kInvalidArgument,
-                  "people and clustering work on the embedded SQLite catalog with local vectors only");
+                  "naming, merging and splitting people (and the web pages) work on the embedded SQLite catalog only; "
+                  "on PostgreSQL, `facefill cluster` and `facefill people` (the listing) work, and people are named "
+                  "in the image-search service");
   }
   auto catalog = OpenCatalog(catalog_url);  // creates and migrates (the persons table among them)
   if (!catalog.ok()) return catalog.status();
   auto db = sqlite::Database::Open(SqlitePathFromUrl(catalog_url));
   if (!db.ok()) return db.status();
-  return std::unique_ptr<PeopleCatalog>(new PeopleCatalog(std::move(db).value()));
+  return std::unique_ptr<PeopleCatalog>(new PeopleCatalog(std::move(db).value(), catalog_url));
+}
+
+Result<std::unique_ptr<FaceStore>> OpenFaceStore(const std::string& catalog_url, const std::string& vectors_url) {
+  if (IsPostgresUrl(catalog_url)) return OpenPostgresFaceStore(catalog_url, vectors_url);
+  if (!vectors_url.empty() && vectors_url != "local") {
+    return Status(
+        StatusCode::kInvalidArgument,
+        "on the embedded SQLite catalog, people and clustering read the vectors kept in it (--vectors local)");
+  }
+  auto catalog = PeopleCatalog::Open(catalog_url);
+  if (!catalog.ok()) return catalog.status();
+  return std::unique_ptr<FaceStore>(std::move(catalog).value());
 }
 
 namespace {
@@ -41,7 +56,8 @@ Result<std::vector<ClusterFace>> PeopleCatalog::LoadFaces(VectorMatrix* vectors,
                                                           int64_t after_face_row, bool only_unassigned) {
   std::lock_guard lock(db_->mutex());
   std::string sql =
-      "SELECT f.rowid, v.rowid, f.id, f.asset_id, COALESCE(f.cluster_id, ''), COALESCE(f.person_id, '')" +
+      "SELECT f.rowid, v.rowid, f.id, f.asset_id, COALESCE(f.cluster_id, ''), COALESCE(f.person_id, ''), "
+      "v.face_id" +
       std::string(vectors ? ", v.embedding" : "") +
       " FROM face_instances f JOIN facefill_face_vectors v ON v.face_id = f.qdrant_point_id WHERE f.rowid > ? AND " +
       kPassesGate + (only_unassigned ? " AND f.cluster_id IS NULL AND f.person_id IS NULL" : "") + " ORDER BY v.rowid";
@@ -53,7 +69,7 @@ Result<std::vector<ClusterFace>> PeopleCatalog::LoadFaces(VectorMatrix* vectors,
   bool mixed = false;
   FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
     if (vectors) {
-      auto v = stmt->Floats(6);
+      auto v = stmt->Floats(7);
       if (vectors->values.empty()) vectors->dimension = static_cast<int>(v.size());
       if (static_cast<int>(v.size()) != vectors->dimension) {
         mixed = true;
@@ -61,7 +77,8 @@ Result<std::vector<ClusterFace>> PeopleCatalog::LoadFaces(VectorMatrix* vectors,
       }
       vectors->values.insert(vectors->values.end(), v.begin(), v.end());
     }
-    faces.push_back({stmt->Int(0), stmt->Int(1), stmt->Text(2), stmt->Int(3), stmt->Text(4), stmt->Text(5)});
+    faces.push_back(
+        {stmt->Int(0), stmt->Int(1), stmt->Text(2), stmt->Int(3), stmt->Text(4), stmt->Text(5), stmt->Text(6)});
   }));
   if (mixed) return Status(StatusCode::kInvalidArgument, "face vectors of more than one dimension in " + db_->path());
   return faces;
@@ -70,17 +87,39 @@ Result<std::vector<ClusterFace>> PeopleCatalog::LoadFaces(VectorMatrix* vectors,
 Result<std::vector<ClusterFace>> PeopleCatalog::FacesAtVectorRows(const std::vector<int64_t>& vector_rows) {
   std::lock_guard lock(db_->mutex());
   auto stmt = db_->Prepare(
-      "SELECT f.rowid, v.rowid, f.id, f.asset_id, COALESCE(f.cluster_id, ''), COALESCE(f.person_id, '') FROM "
-      "facefill_face_vectors v JOIN face_instances f ON f.qdrant_point_id = v.face_id WHERE v.rowid = ?");
+      "SELECT f.rowid, v.rowid, f.id, f.asset_id, COALESCE(f.cluster_id, ''), COALESCE(f.person_id, ''), v.face_id "
+      "FROM facefill_face_vectors v JOIN face_instances f ON f.qdrant_point_id = v.face_id WHERE v.rowid = ?");
   if (!stmt.ok()) return stmt.status();
   std::vector<ClusterFace> faces;
   for (int64_t row : vector_rows) {
     stmt->Bind(1, row);
     FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
-      faces.push_back({stmt->Int(0), stmt->Int(1), stmt->Text(2), stmt->Int(3), stmt->Text(4), stmt->Text(5)});
+      faces.push_back(
+          {stmt->Int(0), stmt->Int(1), stmt->Text(2), stmt->Int(3), stmt->Text(4), stmt->Text(5), stmt->Text(6)});
     }));
   }
   return faces;
+}
+
+Result<std::unique_ptr<FaceIndex>> PeopleCatalog::OpenIndex(const std::vector<ClusterFace>&, VectorMatrix*,
+                                                            const FaceIndexOptions& options) {
+  return FaceIndex::Open(catalog_url_, options);
+}
+
+Result<std::vector<ClusterFace>> PeopleCatalog::NearestFaces(std::span<const float> vector, int k, float min_similarity,
+                                                             const FaceIndexOptions& options) {
+  if (!index_) {
+    auto index = FaceIndex::Open(catalog_url_, options);
+    if (!index.ok()) return index.status();
+    index_ = std::move(index).value();
+  }
+  auto found = index_->Nearest(vector, k);
+  if (!found.ok()) return found.status();
+  std::vector<int64_t> rows;
+  for (const auto& n : *found) {
+    if (n.similarity >= min_similarity) rows.push_back(n.vector_row);
+  }
+  return FacesAtVectorRows(rows);
 }
 
 Status PeopleCatalog::WriteClusterIds(const std::vector<ClusterChange>& changes) {
@@ -141,6 +180,51 @@ Status PeopleCatalog::SetState(const std::string& key, int64_t value) {
       "excluded.value");
   if (!stmt.ok()) return stmt.status();
   return stmt->Bind(1, key).Bind(2, std::to_string(value)).Run();
+}
+
+Result<std::vector<PeopleCluster>> PeopleCatalog::ListClusters(int64_t limit) {
+  std::lock_guard lock(db_->mutex());
+  // The representative face of each cluster, read as the catalog reads any face, then its two counts.
+  auto clusters = db_->Prepare(
+      "WITH ranked AS (SELECT f.cluster_id, f.id, ROW_NUMBER() OVER (PARTITION BY f.cluster_id ORDER BY "
+      "COALESCE(f.quality_score, 0) DESC, f.detection_confidence DESC, f.bbox_w * f.bbox_h DESC, f.id) AS rank, "
+      "COUNT(*) OVER (PARTITION BY f.cluster_id) AS faces FROM face_instances f WHERE f.cluster_id IS NOT NULL) "
+      "SELECT " +
+      std::string(kSqliteFaceColumns) +
+      ", r.faces, (SELECT COUNT(DISTINCT asset_id) FROM face_instances WHERE cluster_id = r.cluster_id) FROM ranked "
+      "r JOIN face_instances f ON f.id = r.id JOIN image_assets a ON a.id = f.asset_id WHERE r.rank = 1 ORDER BY "
+      "r.faces DESC, r.cluster_id" +
+      std::string(limit > 0 ? " LIMIT " + std::to_string(limit) : ""));
+  if (!clusters.ok()) return clusters.status();
+  std::vector<PeopleCluster> out;
+  FACEFILL_RETURN_IF_ERROR(clusters->ForEachRow([&] {
+    const StoredFace face = StoredFaceAt(*clusters);
+    PeopleCluster c;
+    c.cluster_id = face.cluster_id.value_or("");
+    c.faces = clusters->Int(kSqliteFaceColumnCount);
+    c.photos = clusters->Int(kSqliteFaceColumnCount + 1);
+    c.face_id = face.id;
+    c.path = face.asset_path;
+    c.bbox_x = face.bbox_x;
+    c.bbox_y = face.bbox_y;
+    c.bbox_w = face.bbox_w;
+    c.bbox_h = face.bbox_h;
+    out.push_back(std::move(c));
+  }));
+  return out;
+}
+
+Result<std::vector<ClusterPerson>> PeopleCatalog::PersonsInClusters() {
+  std::lock_guard lock(db_->mutex());
+  auto persons = db_->Prepare(
+      "SELECT f.cluster_id, f.person_id, COALESCE(p.name, ''), COUNT(*) FROM face_instances f LEFT JOIN persons p "
+      "ON p.id = f.person_id WHERE f.cluster_id IS NOT NULL AND f.person_id IS NOT NULL GROUP BY 1, 2, 3");
+  if (!persons.ok()) return persons.status();
+  std::vector<ClusterPerson> out;
+  FACEFILL_RETURN_IF_ERROR(persons->ForEachRow([&] {
+    out.push_back({persons->Text(0), persons->Text(1), persons->Text(2), persons->Int(3)});
+  }));
+  return out;
 }
 
 }  // namespace facefill::people

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <map>
 
-#include "../catalog/sqlite_face_rows.h"
+#include "../catalog/catalog_backends.h"
 #include "facefill/people.h"
 #include "people_catalog.h"
 
@@ -39,58 +39,30 @@ Status NoSuchCluster(const std::string& cluster_id) {
 }  // namespace
 
 Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, int64_t limit) {
-  auto catalog = PeopleCatalog::Open(catalog_url);
-  if (!catalog.ok()) return catalog.status();
-  Database& db = (*catalog)->db();
-  std::lock_guard lock(db.mutex());
-  // The representative face of each cluster, read as the catalog reads any face, then its two counts.
-  auto clusters = db.Prepare(
-      "WITH ranked AS (SELECT f.cluster_id, f.id, ROW_NUMBER() OVER (PARTITION BY f.cluster_id ORDER BY "
-      "COALESCE(f.quality_score, 0) DESC, f.detection_confidence DESC, f.bbox_w * f.bbox_h DESC, f.id) AS rank, "
-      "COUNT(*) OVER (PARTITION BY f.cluster_id) AS faces FROM face_instances f WHERE f.cluster_id IS NOT NULL) "
-      "SELECT " +
-      std::string(kSqliteFaceColumns) +
-      ", r.faces, (SELECT COUNT(DISTINCT asset_id) FROM face_instances WHERE cluster_id = r.cluster_id) FROM ranked "
-      "r JOIN face_instances f ON f.id = r.id JOIN image_assets a ON a.id = f.asset_id WHERE r.rank = 1 ORDER BY "
-      "r.faces DESC, r.cluster_id" +
-      std::string(limit > 0 ? " LIMIT " + std::to_string(limit) : ""));
-  if (!clusters.ok()) return clusters.status();
-  std::vector<PeopleCluster> out;
+  // Listing reads no vectors: the catalog's default vector store is opened but never asked.
+  auto store = people::OpenFaceStore(catalog_url, IsPostgresUrl(catalog_url) ? "" : "local");
+  if (!store.ok()) return store.status();
+  auto out = (*store)->ListClusters(limit);
+  if (!out.ok()) return out.status();
   std::map<std::string, size_t> position;
-  FACEFILL_RETURN_IF_ERROR(clusters->ForEachRow([&] {
-    const StoredFace face = StoredFaceAt(*clusters);
-    PeopleCluster c;
-    c.cluster_id = face.cluster_id.value_or("");
-    c.faces = clusters->Int(kSqliteFaceColumnCount);
-    c.photos = clusters->Int(kSqliteFaceColumnCount + 1);
-    c.face_id = face.id;
-    c.path = face.asset_path;
-    c.bbox_x = face.bbox_x;
-    c.bbox_y = face.bbox_y;
-    c.bbox_w = face.bbox_w;
-    c.bbox_h = face.bbox_h;
-    position[c.cluster_id] = out.size();
-    out.push_back(std::move(c));
-  }));
-  auto persons = db.Prepare(
-      "SELECT f.cluster_id, f.person_id, COALESCE(p.name, ''), COUNT(*) FROM face_instances f LEFT JOIN persons p "
-      "ON p.id = f.person_id WHERE f.cluster_id IS NOT NULL AND f.person_id IS NOT NULL GROUP BY 1, 2, 3");
+  for (size_t i = 0; i < out->size(); ++i) position[(*out)[i].cluster_id] = i;
+  auto persons = (*store)->PersonsInClusters();
   if (!persons.ok()) return persons.status();
   std::map<std::string, int> persons_in;
-  FACEFILL_RETURN_IF_ERROR(persons->ForEachRow([&] {
-    auto it = position.find(persons->Text(0));
-    if (it == position.end()) return;
-    PeopleCluster& c = out[it->second];
+  for (const auto& p : *persons) {
+    auto it = position.find(p.cluster_id);
+    if (it == position.end()) continue;
+    PeopleCluster& c = (*out)[it->second];
     if (++persons_in[c.cluster_id] > 1) {  // two persons: no single suggestion
       c.person_id.clear();
       c.person_name.clear();
       c.labelled_faces = 0;
-      return;
+      continue;
     }
-    c.person_id = persons->Text(1);
-    c.person_name = persons->Text(2);
-    c.labelled_faces = persons->Int(3);
-  }));
+    c.person_id = p.person_id;
+    c.person_name = p.person_name;
+    c.labelled_faces = p.faces;
+  }
   return out;
 }
 

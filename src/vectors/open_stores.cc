@@ -12,6 +12,8 @@ Result<std::vector<std::string>> VectorStore::AllIds() {
   return ReadAllPages([this](const std::string& cursor, int limit) { return ListIds(cursor, limit); });
 }
 
+Status VectorStore::SetClusterIds(const std::vector<std::pair<std::string, std::string>>&) { return Status::Ok(); }
+
 bool UsesPgvector(const std::string& url, const std::string& catalog_url) {
   return url == "pgvector" || ((url.empty() || url == "local") && IsPostgresUrl(catalog_url));
 }

@@ -168,6 +168,33 @@ class QdrantStore final : public VectorStore {
     return qdrant::ParseCountResult(*result);
   }
 
+  // One set-payload request per cluster id and chunk of `batch` points, after a retrieve that leaves out the points
+  // the collection lacks (set-payload on a missing point fails the whole request).
+  Status SetClusterIds(const std::vector<std::pair<std::string, std::string>>& point_clusters) override {
+    if (point_clusters.empty()) return Status::Ok();
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> ids;
+    for (const auto& [point, cluster] : point_clusters) ids.push_back(point);
+    auto found = Retrieve(ids, /*with_vector=*/false);
+    if (!found.ok()) return found.status();
+    std::map<std::string, std::vector<std::string>> by_cluster;
+    for (const auto& [point, cluster] : point_clusters) {
+      if (found->count(point) != 0) by_cluster[cluster].push_back(point);
+    }
+    const size_t batch = static_cast<size_t>(options_.batch);
+    for (const auto& [cluster, points] : by_cluster) {
+      const json payload = {{"cluster_id", cluster.empty() ? json() : json(cluster)}};
+      for (size_t start = 0; start < points.size(); start += batch) {
+        std::vector<std::string> chunk(points.begin() + static_cast<long>(start),
+                                       points.begin() + static_cast<long>(std::min(points.size(), start + batch)));
+        auto result = Request(*clients_[0], "POST", Collection() + "/points/payload?wait=true",
+                              qdrant::SetPayloadBody(payload, chunk));
+        if (!result.ok()) return result.status();
+      }
+    }
+    return Status::Ok();
+  }
+
   std::string Describe() const override {
     return "Qdrant collection '" + options_.collection + "' at " + options_.base_url;
   }

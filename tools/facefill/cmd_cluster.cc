@@ -1,4 +1,5 @@
-// `facefill cluster [--incremental] [--exact]`: group the catalog's faces into clusters (face_instances.cluster_id).
+// `facefill cluster [--incremental] [--exact]`: group the catalog's faces into clusters (face_instances.cluster_id;
+// with Qdrant also the points' cluster_id payload), on the embedded catalog or PostgreSQL.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -44,12 +45,10 @@ void Print(const ClusterReport& r) {
 }
 
 int Run(const ClusterFlags& flags) {
-  if (!flags.stores.vectors.empty() && flags.stores.vectors != "local") {
-    spdlog::error("cluster reads the vectors kept in the SQLite catalog (--vectors local)");
-    return kExitUsage;
-  }
+  std::string db, vectors;
+  if (int code = ResolveStoreUrls(flags.stores, &db, &vectors); code != kExitOk) return code;
   if (flags.incremental) {
-    auto report = AssignNewFaces(flags.stores.db, flags.options);
+    auto report = AssignNewFaces(db, flags.options, vectors);
     if (!report.ok()) {
       spdlog::error("{}", report.status().ToString());
       return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
@@ -69,7 +68,7 @@ int Run(const ClusterFlags& flags) {
     }
     return kExitOk;
   }
-  auto report = ClusterFaces(flags.stores.db, flags.options);
+  auto report = ClusterFaces(db, flags.options, vectors);
   if (!report.ok()) {
     spdlog::error("{}", report.status().ToString());
     return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;

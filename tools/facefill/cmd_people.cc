@@ -1,4 +1,5 @@
-// `facefill people [--json]` and `facefill people name|merge|split`: the clusters as people, and naming them.
+// `facefill people [--json]` and `facefill people name|merge|split`: the clusters as people (embedded catalog or
+// PostgreSQL), and naming them (embedded catalog only).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -27,7 +28,9 @@ int Fail(const Status& status) {
 }
 
 int RunList(const PeopleFlags& flags) {
-  auto people = ListPeople(flags.stores.db, flags.limit);
+  std::string db, vectors;
+  if (int code = ResolveStoreUrls(flags.stores, &db, &vectors); code != kExitOk) return code;
+  auto people = ListPeople(db, flags.limit);
   if (!people.ok()) return Fail(people.status());
   nlohmann::json all = nlohmann::json::array();
   for (const auto& p : *people) {
@@ -55,6 +58,12 @@ int RunList(const PeopleFlags& flags) {
   return kExitOk;
 }
 
+// The catalog URL the flags name (with --service-env, its DATABASE_URL), or the exit code.
+int CatalogUrl(const PeopleFlags& flags, std::string* db) {
+  std::string vectors;
+  return ResolveStoreUrls(flags.stores, db, &vectors);
+}
+
 }  // namespace
 
 void RegisterPeople(CLI::App* app) {
@@ -70,7 +79,9 @@ void RegisterPeople(CLI::App* app) {
   name->add_option("name", flags->name, "Person's name (an existing active person of that name is reused)")->required();
   name->fallthrough();
   name->final_callback([flags] {
-    auto person = NameCluster(flags->stores.db, flags->cluster, flags->name);
+    std::string db;
+    if (int code = CatalogUrl(*flags, &db); code != kExitOk) throw CommandResult(code);
+    auto person = NameCluster(db, flags->cluster, flags->name);
     if (!person.ok()) throw CommandResult(Fail(person.status()));
     std::cout << (flags->json ? nlohmann::json({{"person_id", *person}}).dump() : "person " + *person) << "\n";
     throw CommandResult(kExitOk);
@@ -81,7 +92,9 @@ void RegisterPeople(CLI::App* app) {
   merge->add_option("from", flags->from, "Cluster that goes")->required();
   merge->fallthrough();
   merge->final_callback([flags] {
-    Status status = MergeClusters(flags->stores.db, flags->into, flags->from);
+    std::string db;
+    if (int code = CatalogUrl(*flags, &db); code != kExitOk) throw CommandResult(code);
+    Status status = MergeClusters(db, flags->into, flags->from);
     if (!status.ok()) throw CommandResult(Fail(status));
     throw CommandResult(kExitOk);
   });
@@ -90,7 +103,9 @@ void RegisterPeople(CLI::App* app) {
   split->add_option("faces", flags->faces, "Face ids")->required();
   split->fallthrough();
   split->final_callback([flags] {
-    auto cluster = SplitFaces(flags->stores.db, flags->faces);
+    std::string db;
+    if (int code = CatalogUrl(*flags, &db); code != kExitOk) throw CommandResult(code);
+    auto cluster = SplitFaces(db, flags->faces);
     if (!cluster.ok()) throw CommandResult(Fail(cluster.status()));
     std::cout << (flags->json ? nlohmann::json({{"cluster_id", *cluster}}).dump() : "cluster " + *cluster) << "\n";
     throw CommandResult(kExitOk);

@@ -33,8 +33,11 @@ void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
                 "face_instances and persons tables as its migrations do (otherwise such a database is refused)");
 }
 
-int OpenStoresOrExit(const StoreFlags& flags, Stores* stores) {
-  std::string db = flags.db, vectors = flags.vectors;
+int ResolveStoreUrls(const StoreFlags& flags, std::string* db_url, std::string* vectors_url) {
+  std::string& db = *db_url;
+  std::string& vectors = *vectors_url;
+  db = flags.db;
+  vectors = flags.vectors;
   if (!flags.service_env.empty()) {
     auto settings = LoadServiceSettings(flags.service_env);
     if (!settings.ok()) {
@@ -47,6 +50,12 @@ int OpenStoresOrExit(const StoreFlags& flags, Stores* stores) {
     if (!settings->qdrant_api_key.empty()) setenv("FACEFILL_QDRANT_API_KEY", settings->qdrant_api_key.c_str(), 0);
     spdlog::info("service settings: catalog {}, vectors {}", RedactUrl(db), RedactUrl(vectors));
   }
+  return kExitOk;
+}
+
+int OpenStoresOrExit(const StoreFlags& flags, Stores* stores) {
+  std::string db, vectors;
+  if (int code = ResolveStoreUrls(flags, &db, &vectors); code != kExitOk) return code;
   CatalogOptions options;
   options.standalone = flags.standalone;
   options.create_if_missing = flags.create_if_missing;

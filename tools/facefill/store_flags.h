@@ -22,6 +22,10 @@ struct StoreFlags {
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);
 
+// The catalog and vector store URLs the flags name (with --service-env, its settings where --db / --vectors are not
+// given); on failure prints why and returns kExitUsage.
+int ResolveStoreUrls(const StoreFlags& flags, std::string* db, std::string* vectors);
+
 // Opens both; on failure prints one line saying what and where (URL redacted) with a hint, and returns the exit
 // code: kExitUsage for a wrong or missing catalog, kExitFailure for a service that cannot be reached or fails.
 int OpenStoresOrExit(const StoreFlags& flags, Stores* stores);
