@@ -4,6 +4,9 @@
   web_test.py catalog  FACEFILL SHARED WORKDIR   scan + backfill + cluster the shared photos into WORKDIR
   web_test.py security FACEFILL SHARED WORKDIR
   web_test.py browser  FACEFILL SHARED WORKDIR   screenshots in WORKDIR/screenshots
+  web_test.py live     FACEFILL SHARED WORKDIR   /api/status while a backfill runs in another process
+  web_test.py queue    FACEFILL SHARED WORKDIR   serve --queue: a queued job's progress while a worker runs it
+                                                 (PostgreSQL + Redis from $FACEFILL_SERVICES_ENV)
 """
 import csv
 import http.client
@@ -363,6 +366,127 @@ def browser(cli, shared, work):
         check(server.stop() == 0, "serve stops cleanly on SIGTERM")
 
 
+def status_json(server):
+    status, _, body = server.request("GET", "/api/status")
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def copy_photos(shared, into, copies):
+    """`copies` copies of the shared photos under `into`; returns how many files."""
+    for i in range(copies):
+        shutil.copytree(os.path.join(shared, "images"), os.path.join(into, f"copy{i}"))
+    return sum(len(files) for _, _, files in os.walk(into))
+
+
+def live(cli, shared, work):
+    """A backfill in another process over new photos: the status JSON shows its progress growing, with a pace."""
+    server = Server(cli, work, "live")
+    url = "sqlite:" + server.db_path
+    try:
+        before = status_json(server)
+        check(before["pending"] == 0 and not before["running"] and before["leased"] == 0,
+              f"live: nothing running at first ({before['pending']} pending, running {before['running']})")
+        added = copy_photos(shared, os.path.join(server.dir, "more"), 3)
+        run(cli, "scan", os.path.join(server.dir, "more"), "--db", url)
+        scanned = status_json(server)
+        check(scanned["pending"] == added and scanned["assets"] == before["assets"] + added,
+              f"live: the scanned photos are pending ({scanned['pending']} of {added})")
+        log = open(os.path.join(server.dir, "backfill.log"), "w")
+        backfill = subprocess.Popen([cli, "backfill", "--db", url, "-q", "--no-people"], stdout=log, stderr=log)
+        samples = []
+        while backfill.poll() is None:
+            j = status_json(server)
+            samples.append((j["processed"], j["rate"], j["running"], j["pending"]))
+            time.sleep(0.25)
+        log.close()
+        after = status_json(server)
+        processed = [p for p, _, _, _ in samples]
+        growing = sorted(set(p for p, _, _, pending in samples if pending > 0))
+        print(f"live: {len(samples)} polls while the backfill ran, processed {processed[0]} .. {processed[-1]}, "
+              f"{len(growing)} distinct counts, rates {[round(r, 1) for _, r, _, _ in samples if r]}")
+        check(processed == sorted(processed), "live: the processed count never goes down between polls")
+        check(len(growing) >= 3, f"live: the count grows while the backfill runs ({len(growing)} distinct values)")
+        check(any(r and r > 0 and running for _, r, running, _ in samples),
+              "live: a pace (assets per second) and running are shown while it runs")
+        check(all(p <= before["processed"] + added for p in processed), "live: never more than there is")
+        check(after["pending"] == 0 and after["processed"] == before["processed"] + added and not after["running"],
+              f"live: when it ends, nothing pending and not running ({after['pending']}, {after['running']})")
+        check(after["leased"] == 0 and after["holders"] == [] and after["queue"] is False and after["jobs"] == [],
+              "live: an embedded catalog has no leases; no queue given, no jobs")
+    finally:
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
+def services_env():
+    path = os.environ.get("FACEFILL_SERVICES_ENV", "")
+    values = {}
+    if path and os.path.exists(path):
+        for line in open(path):
+            match = re.match(r"export (\w+)=(.*)", line.strip())
+            if match:
+                values[match.group(1)] = match.group(2)
+    return values
+
+
+def queue(cli, shared, work):
+    """`serve --queue`: a job queued by `backfill --queue` on a PostgreSQL catalog is shown queued, then its
+    progress grows while a real `facefill worker` runs it, then done."""
+    env = services_env()
+    if "FACEFILL_TEST_REDIS" not in env:
+        check(False, "the PostgreSQL + Redis services are running (FACEFILL_SERVICES_ENV)")
+        return
+    redis = env["FACEFILL_TEST_REDIS"].rsplit("/", 1)[0] + "/6"
+    admin = env["FACEFILL_TEST_PG_ADMIN"]
+    name = f"t_web_queue_{os.getpid()}"
+    subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE IF EXISTS {name}", "-c", f"CREATE DATABASE {name}"],
+                   check=True, capture_output=True)
+    pg = admin.rsplit("/", 1)[0] + "/" + name
+    photos = os.path.join(work, "queue-photos")
+    shutil.rmtree(photos, ignore_errors=True)
+    added = copy_photos(shared, photos, 2)
+    run(cli, "scan", photos, "--db", pg, "--standalone")
+    job = json.loads(run(cli, "backfill", "--db", pg, "--queue", redis, "--json"))["job"]
+    server = Server(cli, work, "queue", "--queue", redis)
+    worker = None
+    try:
+        def job_of(j):
+            return next((x for x in j["jobs"] if x["id"] == job), None)
+
+        first = status_json(server)
+        shown = job_of(first)
+        check(first["queue"] and shown is not None and shown["status"] == "queued" and shown["processed"] == 0,
+              f"queue: the job is shown queued ({shown and shown['status']})")
+        log = open(os.path.join(server.dir, "worker.log"), "w")
+        worker = subprocess.Popen([cli, "worker", "--db", pg, "--queue", redis, "--exit-when-idle", "--worker-id",
+                                   "web-test-worker", "--inference-threads", "1", "--assets-per-lease", "4"],
+                                  stdout=log, stderr=log)
+        samples = []
+        deadline = time.time() + 300
+        while worker.poll() is None and time.time() < deadline:
+            shown = job_of(status_json(server))
+            samples.append((shown["status"], shown["processed"], shown["total"], shown["workers"]))
+            time.sleep(0.25)
+        log.close()
+        last = job_of(status_json(server))
+        running = [s for s in samples if s[0] == "running"]
+        counts = [p for _, p, _, _ in samples]
+        print(f"queue: {len(samples)} polls, {len(running)} while running, processed {sorted(set(counts))[:12]}...")
+        check(len(set(p for _, p, _, _ in running)) >= 2, "queue: the running job's progress grows between polls")
+        check(counts == sorted(counts), "queue: its processed count never goes down")
+        check(any(s[3] == ["web-test-worker"] for s in running), "queue: the running job names its worker")
+        check(last["status"] == "done" and last["processed"] == added and last["total"] == added and
+              last["percent"] == 100, f"queue: done, every asset processed ({last['status']}, {last['processed']} "
+              f"of {added})")
+        page_status, _, page = server.request("GET", "/status")
+        check(page_status == 200 and 'id="jobs"' in page and "no-queue" not in page,
+              "queue: the Status page has the jobs table")
+    finally:
+        if worker and worker.poll() is None:
+            worker.kill()
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
 def in_cluster_of(db, face_id):
     row = db.execute("SELECT COALESCE(cluster_id, '') FROM face_instances WHERE id = ?", (face_id,)).fetchone()
     return row[0] if row else None
@@ -382,6 +506,10 @@ def main():
         security(cli, shared, work)
     elif mode == "browser":
         browser(cli, shared, work)
+    elif mode == "live":
+        live(cli, shared, work)
+    elif mode == "queue":
+        queue(cli, shared, work)
     if failures:
         print(f"{len(failures)} check(s) failed")
         sys.exit(1)
