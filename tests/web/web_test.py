@@ -326,7 +326,7 @@ def browser(cli, shared, work):
               f"Search: the faces marked same person are Obama's ({len(same)})")
         page.screenshot(os.path.join(shots, "4-search.png"))
 
-        page.navigate(server.url + "/status")
+        page.navigate(server.url + "/status?every=300")
         assets = db.execute("SELECT COUNT(*) FROM image_assets").fetchone()[0]
         check(page.eval("document.getElementById('n-assets').textContent") == str(assets), "Status: asset count")
         deadline = time.time() + 10
@@ -338,13 +338,18 @@ def browser(cli, shared, work):
         errors = db.execute("SELECT COUNT(*) FROM facefill_scan_status WHERE status = 'error'").fetchone()[0]
         listed = page.eval("document.querySelectorAll('#failed tr.failed').length")
         check(listed == errors and errors > 0, f"Status: the failing files are listed ({listed} of {errors})")
+        check(page.eval("document.getElementById('live').dataset.running") == "0" and
+              page.eval("document.getElementById('live-text').textContent") == "No backfill is running.",
+              "Status: the live element says nothing is running")
+        check(page.eval("!!document.getElementById('no-queue')"), "Status: without --queue, says how to see jobs")
         page.screenshot(os.path.join(shots, "5-status.png"))
 
-        # Live progress: new photos scanned, then backfilled, while the page is open.
+        # Live progress: new photos scanned, then backfilled in another process, while the page is open.
         extra = os.path.join(server.dir, "extra")
         os.makedirs(extra)
         for name in ["obama/obama.jpg", "biden/biden2.jpg", "celeb/rose_leslie_1.jpg"]:
             shutil.copy(os.path.join(shared, "images", name), os.path.join(extra, os.path.basename(name)))
+        added = 3 + copy_photos(shared, os.path.join(extra, "more"), 2)
         url = "sqlite:" + server.db_path
 
         def wait_for(element, value):
@@ -356,11 +361,30 @@ def browser(cli, shared, work):
             return True
 
         run(cli, "scan", extra, "--db", url)
-        check(wait_for("n-assets", assets + 3) and wait_for("n-pending", 3),
+        check(wait_for("n-assets", assets + added) and wait_for("n-pending", added),
               "Status: a scan's new photos appear as pending without a reload")
-        subprocess.run([cli, "backfill", "--db", url, "-q"], capture_output=True)
-        check(wait_for("n-pending", 0) and wait_for("progress-text", "100% processed"),
-              "Status: the backfill's progress appears without a reload")
+        backfill = subprocess.Popen([cli, "backfill", "--db", url, "-q"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        seen = []
+        shot = False
+        while backfill.poll() is None:
+            state = page.eval("(function(){var l=document.getElementById('live');return [l.dataset.running, "
+                              "+l.dataset.processed, document.getElementById('rate').textContent, "
+                              "document.getElementById('live-text').textContent];})()")
+            seen.append(state)
+            if state[0] == "1" and not shot and state[1] > assets:
+                page.screenshot(os.path.join(shots, "6-status-live.png"))
+                shot = True
+            time.sleep(0.2)
+        running = [s for s in seen if s[0] == "1"]
+        print(f"Status: {len(seen)} looks while the backfill ran, {len(running)} running, "
+              f"processed {sorted(set(s[1] for s in running))[:10]}, last text {running[-1][3] if running else None}")
+        check(len(set(s[1] for s in running)) >= 2, "Status: the live element's count grows while the backfill runs")
+        check(any(s[3].startswith("A backfill is running: ") and s[2] not in ("", "\u2013") and float(s[2]) > 0
+                  for s in running), "Status: the live element shows the backfill running, with its pace")
+        check(wait_for("n-pending", 0) and wait_for("progress-text", "100% processed") and
+              wait_for("live-text", "No backfill is running."),
+              "Status: the backfill's end appears without a reload")
     finally:
         b.close()
         check(server.stop() == 0, "serve stops cleanly on SIGTERM")
