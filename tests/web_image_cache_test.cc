@@ -11,6 +11,7 @@
 #include "test_support.h"
 #include "web/blob_cache.h"
 #include "web/image_cache.h"
+#include "web/jpeg_top_rows.h"
 
 namespace facefill {
 namespace {
@@ -160,6 +161,36 @@ TEST_F(WebImageCacheTest, TheFacesOfAPhotoAreCroppedFromOneDecode) {
     }
   }
   EXPECT_EQ(calls, 1) << "the photo was decoded again for a sibling";
+}
+
+TEST(WebJpegTopRowsTest, TheRowsDecodedAreDecodeImagesPixelForPixelAndOnlyUprightJpegsTakeTheShortcut) {
+  const fs::path images = testing::SharedDir() / "images";
+  FACEFILL_REQUIRE_PATH(images, "../shared/images");
+  const auto bytes = testing::ReadBytes(images / "obama/obama3.jpg");
+  for (int reduce : {1, 2, 4, 8}) {
+    SCOPED_TRACE(reduce);
+    DecodeOptions options;
+    options.reduce = reduce;
+    auto full = DecodeImage(bytes, "obama3", options);
+    ASSERT_TRUE(full.ok());
+    auto top = web::DecodeJpegTopRows(bytes, reduce, full->height / 2, options);
+    ASSERT_TRUE(top.has_value());
+    EXPECT_EQ(top->width, full->width);
+    EXPECT_EQ(top->height, full->height);
+    EXPECT_DOUBLE_EQ(top->scale, full->scale);
+    EXPECT_EQ(top->bgr.cols, full->bgr.cols);
+    EXPECT_GE(top->bgr.rows, full->bgr.rows / 2);
+    EXPECT_LT(top->bgr.rows, full->bgr.rows * 3 / 5) << "the rows below were decoded too";
+    EXPECT_EQ(cv::norm(top->bgr, full->bgr.rowRange(0, top->bgr.rows), cv::NORM_INF), 0.0);
+    auto all = web::DecodeJpegTopRows(bytes, reduce, full->height * 2, options);
+    ASSERT_TRUE(all.has_value());
+    EXPECT_EQ(cv::norm(all->bgr, full->bgr, cv::NORM_INF), 0.0);
+  }
+  // Stored sideways (EXIF 6), not a JPEG, truncated: decoded in full by the caller instead.
+  EXPECT_FALSE(web::DecodeJpegTopRows(testing::ReadBytes(images / "rotated/image_T1_exif6.jpeg"), 1, 100));
+  EXPECT_FALSE(web::DecodeJpegTopRows(testing::ReadBytes(images / "celeb/yifei_open_eyes.png"), 1, 100));
+  std::vector<uint8_t> truncated(bytes.begin(), bytes.begin() + bytes.size() / 3);
+  EXPECT_FALSE(web::DecodeJpegTopRows(truncated, 1, 100000));
 }
 
 TEST(WebBlobCacheTest, KeepsToItsBoundLeastRecentlyUsedFirstAndAcrossReopening) {

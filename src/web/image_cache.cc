@@ -5,11 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 
 #include "facefill/image.h"
+#include "jpeg_top_rows.h"
 
 namespace facefill::web {
 namespace {
@@ -155,10 +158,20 @@ Result<RenderedImage> ImageCache::FaceCrop(const FaceView& face, int size, const
   for (const FaceView* f : wanted) {
     reduce = std::min(reduce, ReductionFor(kCropMargin * std::max(f->bbox_w, f->bbox_h), size));
   }
+  // Rows below the lowest crop are not decoded (upright JPEGs): portraits have their faces in the upper part.
+  int rows_needed = 0;
+  for (const FaceView* f : wanted) {
+    const double half = kCropMargin * std::max(f->bbox_w, f->bbox_h) / 2;
+    rows_needed = std::max(rows_needed, static_cast<int>(std::ceil(f->bbox_y + f->bbox_h / 2.0 + half)));
+  }
   FACEFILL_ASSIGN_OR_RETURN(auto bytes, ReadAsset(face.path));
   DecodeOptions options;
   options.reduce = reduce;
-  FACEFILL_ASSIGN_OR_RETURN(auto decoded, DecodeImage(bytes, face.path, options));
+  std::optional<DecodedImage> top = DecodeJpegTopRows(bytes, reduce, rows_needed, options);
+  if (!top) {
+    FACEFILL_ASSIGN_OR_RETURN(top, DecodeImage(bytes, face.path, options));
+  }
+  const DecodedImage& decoded = *top;
   // A crowd photo has hundreds of faces, all made by this one request: on every core.
   std::vector<std::string> jpegs(wanted.size());
   std::vector<Status> failed(wanted.size(), Status::Ok());
