@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "core/process_tuning.h"
 #include "facefill/face_index.h"
 #include "facefill/web.h"
 #include "model_flags.h"
@@ -34,6 +35,8 @@ int Run(ServeFlags flags) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Crops decode photos into large buffers, many a page: reused, not mapped and zeroed by the kernel each time.
+  TuneAllocatorForLargeBuffers();
   flags.options.max_upload_bytes = flags.max_upload_mb << 20;
   flags.options.cache_bytes = flags.cache_mb << 20;
   if (Status valid = flags.options.Validate(); !valid.ok()) {
