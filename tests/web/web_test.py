@@ -505,6 +505,24 @@ def queue(cli, shared, work):
         page_status, _, page = server.request("GET", "/status")
         check(page_status == 200 and 'id="jobs"' in page and "no-queue" not in page,
               "queue: the Status page has the jobs table")
+        import cdp
+        b = cdp.Browser()
+        try:
+            tab = b.page()
+            tab.navigate(server.url + "/status?every=300")
+            deadline = time.time() + 10
+            row = f"document.querySelector('#jobs tr.job[data-job=\"{job}\"]')"
+            while not tab.eval(f"!!{row}") and time.time() < deadline:
+                time.sleep(0.2)
+            shown = tab.eval(f"(function(r){{return r ? [r.dataset.status, r.querySelector('progress').value, "
+                             f"r.querySelector('progress').max, r.textContent] : null;}})({row})")
+            check(shown is not None and shown[0] == "done" and shown[1] == shown[2] == added and
+                  "web-test-worker" not in shown[3] and f"{added} of {added} assets (100%)" in shown[3],
+                  f"queue: the page's jobs table shows the job done with a full progress bar ({shown})")
+            os.makedirs(os.path.join(work, "screenshots"), exist_ok=True)
+            tab.screenshot(os.path.join(work, "screenshots", "7-status-jobs.png"))
+        finally:
+            b.close()
     finally:
         if worker and worker.poll() is None:
             worker.kill()
