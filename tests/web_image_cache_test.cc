@@ -218,6 +218,16 @@ TEST(WebBlobCacheTest, KeepsToItsBoundLeastRecentlyUsedFirstAndAcrossReopening) 
   std::string read;
   EXPECT_TRUE((*reopened)->Get("kept", &read));
   EXPECT_TRUE((*reopened)->Get("k99", &read));
+  // Two processes share the file: rows the other one stored count towards the bound and go in their turn.
+  auto other = web::BlobCache::Open(file, kBound);
+  ASSERT_TRUE(other.ok());
+  (*other)->Put({{"theirs", blob}});
+  for (int i = 0; i < 40; ++i) {
+    (*reopened)->Put({{"again" + std::to_string(i), blob}});
+    EXPECT_LE(static_cast<int64_t>(fs::file_size(file)), kBound);
+  }
+  EXPECT_FALSE((*other)->Get("theirs", &read)) << "the other process's old row was never evicted";
+  other->reset();
   // A file that is not a cache is replaced, not fatal.
   reopened->reset();
   testing::WriteBytes(file, std::vector<uint8_t>(5000, 7));

@@ -68,7 +68,8 @@ Status BlobCache::Init() {
   // the filesystem, so the file's size is what the bound holds.
   for (const char* sql : {"PRAGMA auto_vacuum=INCREMENTAL", "PRAGMA journal_mode=TRUNCATE", "PRAGMA synchronous=OFF",
                           "CREATE TABLE IF NOT EXISTS blobs(key TEXT PRIMARY KEY, bytes BLOB NOT NULL, "
-                          "last_use INTEGER NOT NULL)"}) {
+                          "last_use INTEGER NOT NULL)",
+                          "CREATE INDEX IF NOT EXISTS blobs_last_use ON blobs(last_use)"}) {
     FACEFILL_RETURN_IF_ERROR(Exec(db_, sql));
   }
   FACEFILL_ASSIGN_OR_RETURN(auto rows, Prepare(db_, "SELECT key, length(bytes), last_use FROM blobs"));
@@ -157,21 +158,25 @@ int64_t BlobCache::FileBytesLocked() const {
 }
 
 Status BlobCache::EvictToBound() {
-  // Rows are deleted in least-recently-used order until their sizes make up the excess (down to 90% of the bound, so
-  // eviction does not run on every store); the vacuum then returns the pages. Page slack can leave the file a little
-  // over, so it is measured again.
-  for (int round = 0; round < 8 && !entries_.empty(); ++round) {
+  // Rows are deleted in least-recently-used order, as the file records it (rows another process stored included),
+  // until their sizes make up the excess down to 90% of the bound, so eviction does not run on every store; the
+  // vacuum then returns the pages. Page slack can leave the file a little over, so it is measured again.
+  for (int round = 0; round < 8; ++round) {
     const int64_t file = FileBytesLocked();
     if (file <= max_bytes_) return Status::Ok();
-    std::vector<std::pair<int64_t, std::string>> by_use;
-    by_use.reserve(entries_.size());
-    for (const auto& [key, entry] : entries_) by_use.emplace_back(entry.last_use, key);
-    std::sort(by_use.begin(), by_use.end());
+    const int64_t excess = file - max_bytes_ * 9 / 10;
+    FACEFILL_ASSIGN_OR_RETURN(auto oldest, Prepare(db_, "SELECT key, length(bytes) FROM blobs ORDER BY last_use"));
     FACEFILL_ASSIGN_OR_RETURN(auto remove, Prepare(db_, "DELETE FROM blobs WHERE key = ?"));
     FACEFILL_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+    std::vector<std::string> evicted;
     int64_t freed = 0;
-    for (const auto& [use, key] : by_use) {
-      if (freed >= file - max_bytes_ * 9 / 10) break;
+    while (freed < excess && sqlite3_step(oldest.get()) == SQLITE_ROW) {
+      const auto* key = reinterpret_cast<const char*>(sqlite3_column_text(oldest.get(), 0));
+      evicted.emplace_back(key ? key : "");
+      freed += sqlite3_column_int64(oldest.get(), 1);
+    }
+    sqlite3_reset(oldest.get());
+    for (const auto& key : evicted) {
       BindText(remove.get(), 1, key);
       if (sqlite3_step(remove.get()) != SQLITE_DONE) {
         Status error = SqlError(db_, "evict");
@@ -179,11 +184,11 @@ Status BlobCache::EvictToBound() {
         return error;
       }
       sqlite3_reset(remove.get());
-      freed += entries_[key].size;
-      entries_.erase(key);
     }
     FACEFILL_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+    for (const auto& key : evicted) entries_.erase(key);
     FACEFILL_RETURN_IF_ERROR(Exec(db_, "PRAGMA incremental_vacuum"));
+    if (evicted.empty()) break;
   }
   return Status::Ok();
 }
