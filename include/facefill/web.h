@@ -1,5 +1,5 @@
 // `facefill serve`: a local web server over an embedded catalog — people, a person, a photo with its boxes, search
-// and status, as plain HTML served by the binary.
+// and status (with the live progress of a backfill and of queued jobs), as plain HTML served by the binary.
 //
 //   auto stores = OpenStores("sqlite:facefill.db", "");
 //   auto server = WebServer::Create("sqlite:facefill.db", std::move(*stores), std::move(analyzer), {});
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "facefill/analyzer.h"
+#include "facefill/job_queue.h"
 #include "facefill/search.h"
 #include "facefill/status.h"
 #include "facefill/stores.h"
@@ -40,10 +41,12 @@ struct ServeOptions {
 class WebServer {
  public:
   // Opens the catalog's people view (embedded SQLite catalogs only) and binds the port. `analyzer` may be null:
-  // search by upload then says that no model pack was found; search by a stored face still works.
+  // search by upload then says that no model pack was found; search by a stored face still works. `queue` may be
+  // null; with one, the Status page shows the progress of its jobs.
   static Result<std::unique_ptr<WebServer>> Create(const std::string& catalog_url, Stores stores,
                                                    std::unique_ptr<FaceAnalyzer> analyzer,
-                                                   const ServeOptions& options = {});
+                                                   const ServeOptions& options = {},
+                                                   std::unique_ptr<JobQueue> queue = nullptr);
   virtual ~WebServer() = default;
 
   // Serves until Stop(); returns an error when the listener fails.

@@ -19,12 +19,23 @@ Result<std::unique_ptr<CatalogView>> CatalogView::Open(const std::string& catalo
   return std::unique_ptr<CatalogView>(new CatalogView(std::move(catalog)));
 }
 
+Result<sqlite::Statement*> CatalogView::Prepared(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    FACEFILL_ASSIGN_OR_RETURN(auto stmt, catalog_->db().Prepare(sql));
+    it = statements_.emplace(sql, std::move(stmt)).first;
+  }
+  return &it->second;
+}
+
 // `where_and_order` binds ?1 to text_arg when it names ?1, and ?2 to int_arg when it names ?2.
 Result<std::vector<FaceView>> CatalogView::QueryFaces(const std::string& where_and_order, const std::string& text_arg,
                                                       int64_t int_arg) {
   sqlite::Database& db = catalog_->db();
   std::lock_guard lock(db.mutex());
-  FACEFILL_ASSIGN_OR_RETURN(auto stmt, db.Prepare(std::string(kFaceSelect) + where_and_order));
+  FACEFILL_ASSIGN_OR_RETURN(sqlite::Statement * prepared, Prepared(std::string(kFaceSelect) + where_and_order));
+  sqlite::Statement& stmt = *prepared;
+  stmt.Reset();
   if (where_and_order.find("?1") != std::string::npos) stmt.Bind(1, text_arg);
   if (where_and_order.find("?2") != std::string::npos) stmt.Bind(2, int_arg);
   std::vector<FaceView> faces;
@@ -84,9 +95,12 @@ Result<std::optional<FaceView>> CatalogView::Face(const std::string& face_id) {
 Result<std::optional<AssetView>> CatalogView::Asset(int64_t asset_id) {
   sqlite::Database& db = catalog_->db();
   std::lock_guard lock(db.mutex());
-  FACEFILL_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT id, path, COALESCE(width, 0), COALESCE(height, 0), "
-                                                  "COALESCE(file_size, 0), COALESCE(file_modified_at, '') "
-                                                  "FROM image_assets WHERE id = ?"));
+  FACEFILL_ASSIGN_OR_RETURN(sqlite::Statement * prepared,
+                            Prepared("SELECT id, path, COALESCE(width, 0), COALESCE(height, 0), "
+                                     "COALESCE(file_size, 0), COALESCE(file_modified_at, '') "
+                                     "FROM image_assets WHERE id = ?"));
+  sqlite::Statement& stmt = *prepared;
+  stmt.Reset();
   stmt.Bind(1, asset_id);
   FACEFILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<AssetView>();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,7 +57,11 @@ class CatalogView {
   explicit CatalogView(std::unique_ptr<people::PeopleCatalog> catalog) : catalog_(std::move(catalog)) {}
   Result<std::vector<FaceView>> QueryFaces(const std::string& where_and_order, const std::string& text_arg,
                                            int64_t int_arg);
+  // The statement for `sql`, prepared on first use: a page of a thousand crops is a thousand face lookups, and
+  // parsing the query each time cost more than running it. Call with the connection's mutex held.
+  Result<sqlite::Statement*> Prepared(const std::string& sql);
   std::unique_ptr<people::PeopleCatalog> catalog_;
+  std::map<std::string, sqlite::Statement> statements_;  // guarded by catalog_->db().mutex()
 };
 
 }  // namespace facefill::web

@@ -38,22 +38,66 @@ table{border-collapse:collapse;background:#fff}td,th{padding:4px 10px;border-bot
 form.inline{display:inline-flex;gap:6px;align-items:center;margin:4px 12px 4px 0}
 )css";
 
-// Status page: refreshes the counts every two seconds from /api/status while the page is open.
+// Status page: refreshes the counts, the live progress (pace, leases, holders) and the jobs every two seconds from
+// /api/status while the page is open (?every=MS polls faster, as the browser test does). Values reach the page as
+// text nodes only.
 constexpr std::string_view kScript = R"js(
 (function(){
   var s=document.getElementById('status');
   if(!s)return;
   function set(id,v){var e=document.getElementById(id);if(e)e.textContent=v;}
+  function duration(t){t=Math.round(t);return t<90?t+' s':t<5400?Math.round(t/60)+' min':(t/3600).toFixed(1)+' h';}
+  function rows(table,items,cells,empty,decorate){
+    if(!table)return;
+    while(table.firstChild)table.removeChild(table.firstChild);
+    if(!items.length&&empty){items=[null];}
+    items.forEach(function(item){
+      var tr=document.createElement('tr');
+      (item?cells(item):[empty]).forEach(function(c){
+        var td=document.createElement('td');
+        if(c instanceof Node)td.appendChild(c);else td.textContent=c;
+        tr.appendChild(td);
+      });
+      if(item&&decorate)decorate(tr,item);
+      table.appendChild(tr);
+    });
+  }
   function poll(){
     fetch('/api/status',{cache:'no-store'}).then(function(r){return r.json();}).then(function(j){
-      ['assets','scanned','pending','errors','faces','vectors'].forEach(function(k){set('n-'+k,j[k]);});
+      ['assets','scanned','pending','errors','faces','vectors','leased'].forEach(function(k){set('n-'+k,j[k]);});
       var done=j.assets?Math.round(100*(j.scanned+j.errors)/j.assets):100;
       var b=document.getElementById('progress');if(b)b.style.width=done+'%';
       set('progress-text',done+'% processed'+(j.pending>0?' ('+j.pending+' pending)':''));
+      var live=document.getElementById('live');
+      if(live){
+        live.dataset.running=j.running?1:0;
+        live.dataset.processed=j.processed;
+        live.dataset.rate=j.rate||0;
+        set('rate',j.rate==null?'\u2013':j.rate.toFixed(1));
+        set('eta',j.eta_s==null||!j.running?'\u2013':duration(j.eta_s));
+        set('live-text',j.running?'A backfill is running: '+j.processed+' of '+j.assets+' assets processed'+
+            (j.rate>0?', '+j.rate.toFixed(1)+' per second.':'.'):'No backfill is running.');
+        rows(document.getElementById('holders'),j.holders,function(h){
+          return [h.owner,h.assets+' assets leased','lease ends in '+h.expires_in_s+' s'];
+        },null,function(tr,h){tr.className='holder';});
+      }
+      if(j.queue){
+        rows(document.getElementById('jobs'),j.jobs,function(job){
+          var bar=document.createElement('progress');
+          if(job.total>0){bar.max=job.total;bar.value=Math.min(job.processed,job.total);}
+          return [job.id,job.status,bar,job.processed+(job.total>0?' of '+job.total:'')+' assets'+
+                  (job.percent!=null?' ('+job.percent+'%)':''),job.faces+' faces, '+job.errors+' errors',
+                  job.rate!=null?job.rate.toFixed(1)+' per second':'',job.workers.join(', '),job.error];
+        },j.queue_error?'The queue cannot be read: '+j.queue_error:'none',function(tr,job){
+          tr.className='job';tr.dataset.job=job.id;tr.dataset.status=job.status;
+          tr.dataset.processed=job.processed;tr.dataset.total=job.total;
+        });
+      }
       s.dataset.polls=(+(s.dataset.polls||0)+1);
     }).catch(function(){});
   }
-  setInterval(poll,2000);poll();
+  var every=+new URLSearchParams(location.search).get('every')||2000;
+  setInterval(poll,Math.max(250,every));poll();
 })();
 )js";
 

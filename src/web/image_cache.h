@@ -1,5 +1,5 @@
 // Face crops and downscaled photos made on demand from the catalog's assets (EXIF orientation applied), kept as
-// JPEG files in a folder beside the catalog with a size bound (least recently used go first).
+// JPEG rows of a BlobCache in a folder beside the catalog with a size bound (least recently used go first).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../pipeline/containment.h"
+#include "blob_cache.h"
 #include "catalog_view.h"
 #include "facefill/status.h"
 
@@ -37,37 +38,28 @@ class ImageCache {
 
   // A square-ish crop around the face (its box and a margin), at most size x size pixels. On a miss the photo is
   // decoded once for the crops of all `siblings` (the faces of the same photo, `face` among them or not) that are
-  // not cached yet, so a page of many faces costs one decode per photo, not one per face.
+  // not cached yet, so a page of many faces costs one decode per photo, not one per face. The JPEG is decoded at the
+  // largest DCT reduction that still gives every one of those crops its full size, and the crops are made on all
+  // cores.
   // `siblings` is called only on a miss.
   using SiblingsFn = std::function<Result<std::vector<FaceView>>()>;
   Result<RenderedImage> FaceCrop(const FaceView& face, int size, const SiblingsFn& siblings = nullptr);
   // The photo, upright, its longest side at most max_side pixels.
   Result<RenderedImage> Photo(const AssetView& asset, int max_side);
 
-  int64_t bytes() const;
-  int64_t files() const;
+  int64_t bytes() const { return blobs_->file_bytes(); }
+  int64_t images() const { return blobs_->entries(); }
 
  private:
-  struct Entry {
-    int64_t size = 0;
-    uint64_t last_use = 0;
-  };
-  ImageCache(std::filesystem::path dir, int64_t max_bytes, const std::vector<std::string>& roots)
-      : dir_(std::move(dir)), max_bytes_(max_bytes), containment_(roots) {}
-  bool Lookup(const std::string& key, std::string* jpeg);
-  void Store(const std::string& key, const std::string& jpeg);
+  ImageCache(std::unique_ptr<BlobCache> blobs, const std::vector<std::string>& roots)
+      : blobs_(std::move(blobs)), containment_(roots) {}
   Result<std::vector<uint8_t>> ReadAsset(const std::string& path) const;
   // Held while one photo is decoded for its crops, so concurrent requests for its faces wait for that decode.
   std::shared_ptr<std::mutex> AssetLock(int64_t asset_id);
 
-  const std::filesystem::path dir_;
-  const int64_t max_bytes_;
+  const std::unique_ptr<BlobCache> blobs_;
   const pipeline::Containment containment_;
-  mutable std::mutex mutex_;
-  std::map<std::string, Entry> entries_;                      // guarded by mutex_
-  int64_t total_bytes_ = 0;                                   // guarded by mutex_
-  uint64_t clock_ = 0;                                        // guarded by mutex_
-  bool warned_ = false;                                       // guarded by mutex_
+  std::mutex mutex_;
   std::map<int64_t, std::weak_ptr<std::mutex>> asset_locks_;  // guarded by mutex_
 };
 

@@ -177,7 +177,8 @@ std::string SearchPage(const std::string& token, bool can_upload, const std::vec
   return Page("Search", Section::kSearch, body);
 }
 
-std::string StatusPage(const CatalogStats& stats, int64_t vectors, const std::vector<FailedAsset>& failed) {
+std::string StatusPage(const CatalogStats& stats, int64_t vectors, const std::vector<FailedAsset>& failed,
+                       bool has_queue) {
   const int64_t pending = stats.assets - stats.scanned - stats.errors;
   const int64_t done = stats.assets > 0 ? 100 * (stats.scanned + stats.errors) / stats.assets : 100;
   std::string body = fmt::format(
@@ -188,6 +189,13 @@ std::string StatusPage(const CatalogStats& stats, int64_t vectors, const std::ve
       "<tr><th>faces</th><td id=\"n-faces\">{}</td></tr><tr><th>vectors</th><td id=\"n-vectors\">{}</td></tr>"
       "</table></div>",
       done, done, stats.assets, stats.scanned, pending, stats.errors, stats.faces, vectors);
+  body +=
+      "<h2>Running now</h2><div id=\"live\" data-running=\"0\"><p id=\"live-text\">Reading the progress…</p>"
+      "<table><tr><th>assets per second</th><td id=\"rate\">–</td></tr><tr><th>time left</th><td id=\"eta\">–</td>"
+      "</tr><tr><th>leased to a worker</th><td id=\"n-leased\">0</td></tr></table><table id=\"holders\"></table></div>";
+  body += has_queue ? "<h2>Jobs</h2><table id=\"jobs\"><tr><td>none</td></tr></table>"
+                    : "<h2>Jobs</h2><p class=\"note\" id=\"no-queue\">No job queue: start serve with --queue to see "
+                      "the jobs of `backfill --queue`.</p>";
   body += "<h2>Errors by reason</h2><table id=\"reasons\">";
   for (const auto& [reason, count] : stats.errors_by_reason) {
     body += fmt::format("<tr><th>{}</th><td>{}</td></tr>", Escape(reason), count);

@@ -33,6 +33,9 @@ struct SearchResultView {
 std::string SearchPage(const std::string& token, bool can_upload, const std::vector<SearchResultView>* results,
                        std::optional<float> same_person, const std::string& note);
 
-std::string StatusPage(const CatalogStats& stats, int64_t vectors, const std::vector<FailedAsset>& failed);
+// The counts, errors and failing files as read now; the live part (#live: pace, leases and their holders; #jobs:
+// the queue's jobs when `has_queue`) is filled by the page's script from /api/status.
+std::string StatusPage(const CatalogStats& stats, int64_t vectors, const std::vector<FailedAsset>& failed,
+                       bool has_queue);
 
 }  // namespace facefill::web

@@ -17,6 +17,7 @@
 #include "facefill/web.h"
 #include "html.h"
 #include "image_cache.h"
+#include "live_progress.h"
 #include "pages.h"
 
 namespace facefill {
@@ -70,12 +71,15 @@ bool IsLoopback(const std::string& bind) { return bind == "127.0.0.1" || bind ==
 
 class WebServerImpl : public WebServer {
  public:
-  WebServerImpl(std::string url, Stores stores, std::unique_ptr<FaceAnalyzer> analyzer, ServeOptions options)
+  WebServerImpl(std::string url, Stores stores, std::unique_ptr<FaceAnalyzer> analyzer, ServeOptions options,
+                std::unique_ptr<JobQueue> queue)
       : url_(std::move(url)),
         stores_(std::move(stores)),
         analyzer_(std::move(analyzer)),
         options_(std::move(options)),
-        token_(NewToken()) {}
+        token_(NewToken()),
+        queue_(std::move(queue)),
+        live_(*stores_.catalog, queue_.get()) {}
 
   Status Init() {
     FACEFILL_ASSIGN_OR_RETURN(view_, web::CatalogView::Open(url_));
@@ -291,19 +295,17 @@ class WebServerImpl : public WebServer {
       if (!vectors.ok()) return Fail(res, vectors.status());
       auto failed = stores_.catalog->ListErrors(500);
       if (!failed.ok()) return Fail(res, failed.status());
-      Html(res, web::StatusPage(*stats, *vectors, *failed));
+      Html(res, web::StatusPage(*stats, *vectors, *failed, queue_ != nullptr));
     });
+    // What the Status page polls: the catalog's counts, leases and pace, and the queued jobs (LiveProgress).
     http_.Get("/api/status", [this](const Request&, Response& res) {
-      auto stats = stores_.catalog->Stats();
-      if (!stats.ok()) return Fail(res, stats.status());
+      auto live = live_.Poll();
+      if (!live.ok()) return Fail(res, live.status());
       auto vectors = stores_.vectors->Count();
       if (!vectors.ok()) return Fail(res, vectors.status());
-      nlohmann::json j = {{"assets", stats->assets},     {"scanned", stats->scanned},
-                          {"errors", stats->errors},     {"pending", stats->assets - stats->scanned - stats->errors},
-                          {"faces", stats->faces},       {"vectors", *vectors},
-                          {"no_faces", stats->no_faces}, {"errors_by_reason", stats->errors_by_reason}};
+      (*live)["vectors"] = *vectors;
       res.set_header("Cache-Control", "no-store");
-      res.set_content(j.dump(), "application/json");
+      res.set_content(live->dump(), "application/json");
     });
   }
 
@@ -360,6 +362,8 @@ class WebServerImpl : public WebServer {
   std::mutex analyzer_mutex_;
   ServeOptions options_;
   const std::string token_;
+  std::unique_ptr<JobQueue> queue_;
+  web::LiveProgress live_;
   std::unique_ptr<web::CatalogView> view_;
   std::unique_ptr<web::ImageCache> cache_;
   bool writable_ = false;
@@ -383,9 +387,10 @@ Status ServeOptions::Validate() const {
 
 Result<std::unique_ptr<WebServer>> WebServer::Create(const std::string& catalog_url, Stores stores,
                                                      std::unique_ptr<FaceAnalyzer> analyzer,
-                                                     const ServeOptions& options) {
+                                                     const ServeOptions& options, std::unique_ptr<JobQueue> queue) {
   FACEFILL_RETURN_IF_ERROR(options.Validate());
-  auto server = std::make_unique<WebServerImpl>(catalog_url, std::move(stores), std::move(analyzer), options);
+  auto server =
+      std::make_unique<WebServerImpl>(catalog_url, std::move(stores), std::move(analyzer), options, std::move(queue));
   FACEFILL_RETURN_IF_ERROR(server->Init());
   return std::unique_ptr<WebServer>(std::move(server));
 }

@@ -4,6 +4,9 @@
   web_test.py catalog  FACEFILL SHARED WORKDIR   scan + backfill + cluster the shared photos into WORKDIR
   web_test.py security FACEFILL SHARED WORKDIR
   web_test.py browser  FACEFILL SHARED WORKDIR   screenshots in WORKDIR/screenshots
+  web_test.py live     FACEFILL SHARED WORKDIR   /api/status while a backfill runs in another process
+  web_test.py queue    FACEFILL SHARED WORKDIR   serve --queue: a queued job's progress while a worker runs it
+                                                 (PostgreSQL + Redis from $FACEFILL_SERVICES_ENV)
 """
 import csv
 import http.client
@@ -323,7 +326,7 @@ def browser(cli, shared, work):
               f"Search: the faces marked same person are Obama's ({len(same)})")
         page.screenshot(os.path.join(shots, "4-search.png"))
 
-        page.navigate(server.url + "/status")
+        page.navigate(server.url + "/status?every=300")
         assets = db.execute("SELECT COUNT(*) FROM image_assets").fetchone()[0]
         check(page.eval("document.getElementById('n-assets').textContent") == str(assets), "Status: asset count")
         deadline = time.time() + 10
@@ -335,13 +338,18 @@ def browser(cli, shared, work):
         errors = db.execute("SELECT COUNT(*) FROM facefill_scan_status WHERE status = 'error'").fetchone()[0]
         listed = page.eval("document.querySelectorAll('#failed tr.failed').length")
         check(listed == errors and errors > 0, f"Status: the failing files are listed ({listed} of {errors})")
+        check(page.eval("document.getElementById('live').dataset.running") == "0" and
+              page.eval("document.getElementById('live-text').textContent") == "No backfill is running.",
+              "Status: the live element says nothing is running")
+        check(page.eval("!!document.getElementById('no-queue')"), "Status: without --queue, says how to see jobs")
         page.screenshot(os.path.join(shots, "5-status.png"))
 
-        # Live progress: new photos scanned, then backfilled, while the page is open.
+        # Live progress: new photos scanned, then backfilled in another process, while the page is open.
         extra = os.path.join(server.dir, "extra")
         os.makedirs(extra)
         for name in ["obama/obama.jpg", "biden/biden2.jpg", "celeb/rose_leslie_1.jpg"]:
             shutil.copy(os.path.join(shared, "images", name), os.path.join(extra, os.path.basename(name)))
+        added = 3 + copy_photos(shared, os.path.join(extra, "more"), 2)
         url = "sqlite:" + server.db_path
 
         def wait_for(element, value):
@@ -353,13 +361,171 @@ def browser(cli, shared, work):
             return True
 
         run(cli, "scan", extra, "--db", url)
-        check(wait_for("n-assets", assets + 3) and wait_for("n-pending", 3),
+        check(wait_for("n-assets", assets + added) and wait_for("n-pending", added),
               "Status: a scan's new photos appear as pending without a reload")
-        subprocess.run([cli, "backfill", "--db", url, "-q"], capture_output=True)
-        check(wait_for("n-pending", 0) and wait_for("progress-text", "100% processed"),
-              "Status: the backfill's progress appears without a reload")
+        backfill = subprocess.Popen([cli, "backfill", "--db", url, "-q"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        seen = []
+        shot = False
+        while backfill.poll() is None:
+            state = page.eval("(function(){var l=document.getElementById('live');return [l.dataset.running, "
+                              "+l.dataset.processed, document.getElementById('rate').textContent, "
+                              "document.getElementById('live-text').textContent];})()")
+            seen.append(state)
+            if state[0] == "1" and not shot and state[1] > assets:
+                page.screenshot(os.path.join(shots, "6-status-live.png"))
+                shot = True
+            time.sleep(0.2)
+        running = [s for s in seen if s[0] == "1"]
+        print(f"Status: {len(seen)} looks while the backfill ran, {len(running)} running, "
+              f"processed {sorted(set(s[1] for s in running))[:10]}, last text {running[-1][3] if running else None}")
+        check(len(set(s[1] for s in running)) >= 2, "Status: the live element's count grows while the backfill runs")
+        check(any(s[3].startswith("A backfill is running: ") and s[2] not in ("", "\u2013") and float(s[2]) > 0
+                  for s in running), "Status: the live element shows the backfill running, with its pace")
+        check(wait_for("n-pending", 0) and wait_for("progress-text", "100% processed") and
+              wait_for("live-text", "No backfill is running."),
+              "Status: the backfill's end appears without a reload")
     finally:
         b.close()
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
+def status_json(server):
+    status, _, body = server.request("GET", "/api/status")
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def copy_photos(shared, into, copies):
+    """`copies` copies of the shared photos under `into`; returns how many files."""
+    for i in range(copies):
+        shutil.copytree(os.path.join(shared, "images"), os.path.join(into, f"copy{i}"))
+    return sum(len(files) for _, _, files in os.walk(into))
+
+
+def live(cli, shared, work):
+    """A backfill in another process over new photos: the status JSON shows its progress growing, with a pace."""
+    server = Server(cli, work, "live")
+    url = "sqlite:" + server.db_path
+    try:
+        before = status_json(server)
+        check(before["pending"] == 0 and not before["running"] and before["leased"] == 0,
+              f"live: nothing running at first ({before['pending']} pending, running {before['running']})")
+        added = copy_photos(shared, os.path.join(server.dir, "more"), 3)
+        run(cli, "scan", os.path.join(server.dir, "more"), "--db", url)
+        scanned = status_json(server)
+        check(scanned["pending"] == added and scanned["assets"] == before["assets"] + added,
+              f"live: the scanned photos are pending ({scanned['pending']} of {added})")
+        log = open(os.path.join(server.dir, "backfill.log"), "w")
+        backfill = subprocess.Popen([cli, "backfill", "--db", url, "-q", "--no-people"], stdout=log, stderr=log)
+        samples = []
+        while backfill.poll() is None:
+            j = status_json(server)
+            samples.append((j["processed"], j["rate"], j["running"], j["pending"]))
+            time.sleep(0.25)
+        log.close()
+        after = status_json(server)
+        processed = [p for p, _, _, _ in samples]
+        growing = sorted(set(p for p, _, _, pending in samples if pending > 0))
+        print(f"live: {len(samples)} polls while the backfill ran, processed {processed[0]} .. {processed[-1]}, "
+              f"{len(growing)} distinct counts, rates {[round(r, 1) for _, r, _, _ in samples if r]}")
+        check(processed == sorted(processed), "live: the processed count never goes down between polls")
+        check(len(growing) >= 3, f"live: the count grows while the backfill runs ({len(growing)} distinct values)")
+        check(any(r and r > 0 and running for _, r, running, _ in samples),
+              "live: a pace (assets per second) and running are shown while it runs")
+        check(all(p <= before["processed"] + added for p in processed), "live: never more than there is")
+        check(after["pending"] == 0 and after["processed"] == before["processed"] + added and not after["running"],
+              f"live: when it ends, nothing pending and not running ({after['pending']}, {after['running']})")
+        check(after["leased"] == 0 and after["holders"] == [] and after["queue"] is False and after["jobs"] == [],
+              "live: an embedded catalog has no leases; no queue given, no jobs")
+    finally:
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
+def services_env():
+    path = os.environ.get("FACEFILL_SERVICES_ENV", "")
+    values = {}
+    if path and os.path.exists(path):
+        for line in open(path):
+            match = re.match(r"export (\w+)=(.*)", line.strip())
+            if match:
+                values[match.group(1)] = match.group(2)
+    return values
+
+
+def queue(cli, shared, work):
+    """`serve --queue`: a job queued by `backfill --queue` on a PostgreSQL catalog is shown queued, then its
+    progress grows while a real `facefill worker` runs it, then done."""
+    env = services_env()
+    if "FACEFILL_TEST_REDIS" not in env:
+        check(False, "the PostgreSQL + Redis services are running (FACEFILL_SERVICES_ENV)")
+        return
+    redis = env["FACEFILL_TEST_REDIS"].rsplit("/", 1)[0] + "/6"
+    admin = env["FACEFILL_TEST_PG_ADMIN"]
+    name = f"t_web_queue_{os.getpid()}"
+    subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE IF EXISTS {name}", "-c", f"CREATE DATABASE {name}"],
+                   check=True, capture_output=True)
+    pg = admin.rsplit("/", 1)[0] + "/" + name
+    photos = os.path.join(work, "queue-photos")
+    shutil.rmtree(photos, ignore_errors=True)
+    added = copy_photos(shared, photos, 2)
+    run(cli, "scan", photos, "--db", pg, "--standalone")
+    job = json.loads(run(cli, "backfill", "--db", pg, "--queue", redis, "--json"))["job"]
+    server = Server(cli, work, "queue", "--queue", redis)
+    worker = None
+    try:
+        def job_of(j):
+            return next((x for x in j["jobs"] if x["id"] == job), None)
+
+        first = status_json(server)
+        shown = job_of(first)
+        check(first["queue"] and shown is not None and shown["status"] == "queued" and shown["processed"] == 0,
+              f"queue: the job is shown queued ({shown and shown['status']})")
+        log = open(os.path.join(server.dir, "worker.log"), "w")
+        worker = subprocess.Popen([cli, "worker", "--db", pg, "--queue", redis, "--exit-when-idle", "--worker-id",
+                                   "web-test-worker", "--inference-threads", "1", "--assets-per-lease", "4"],
+                                  stdout=log, stderr=log)
+        samples = []
+        deadline = time.time() + 300
+        while worker.poll() is None and time.time() < deadline:
+            shown = job_of(status_json(server))
+            samples.append((shown["status"], shown["processed"], shown["total"], shown["workers"]))
+            time.sleep(0.25)
+        log.close()
+        last = job_of(status_json(server))
+        running = [s for s in samples if s[0] == "running"]
+        counts = [p for _, p, _, _ in samples]
+        print(f"queue: {len(samples)} polls, {len(running)} while running, processed {sorted(set(counts))[:12]}...")
+        check(len(set(p for _, p, _, _ in running)) >= 2, "queue: the running job's progress grows between polls")
+        check(counts == sorted(counts), "queue: its processed count never goes down")
+        check(any(s[3] == ["web-test-worker"] for s in running), "queue: the running job names its worker")
+        check(last["status"] == "done" and last["processed"] == added and last["total"] == added and
+              last["percent"] == 100, f"queue: done, every asset processed ({last['status']}, {last['processed']} "
+              f"of {added})")
+        page_status, _, page = server.request("GET", "/status")
+        check(page_status == 200 and 'id="jobs"' in page and "no-queue" not in page,
+              "queue: the Status page has the jobs table")
+        import cdp
+        b = cdp.Browser()
+        try:
+            tab = b.page()
+            tab.navigate(server.url + "/status?every=300")
+            deadline = time.time() + 10
+            row = f"document.querySelector('#jobs tr.job[data-job=\"{job}\"]')"
+            while not tab.eval(f"!!{row}") and time.time() < deadline:
+                time.sleep(0.2)
+            shown = tab.eval(f"(function(r){{return r ? [r.dataset.status, r.querySelector('progress').value, "
+                             f"r.querySelector('progress').max, r.textContent] : null;}})({row})")
+            check(shown is not None and shown[0] == "done" and shown[1] == shown[2] == added and
+                  "web-test-worker" not in shown[3] and f"{added} of {added} assets (100%)" in shown[3],
+                  f"queue: the page's jobs table shows the job done with a full progress bar ({shown})")
+            os.makedirs(os.path.join(work, "screenshots"), exist_ok=True)
+            tab.screenshot(os.path.join(work, "screenshots", "7-status-jobs.png"))
+        finally:
+            b.close()
+    finally:
+        if worker and worker.poll() is None:
+            worker.kill()
         check(server.stop() == 0, "serve stops cleanly on SIGTERM")
 
 
@@ -382,6 +548,10 @@ def main():
         security(cli, shared, work)
     elif mode == "browser":
         browser(cli, shared, work)
+    elif mode == "live":
+        live(cli, shared, work)
+    elif mode == "queue":
+        queue(cli, shared, work)
     if failures:
         print(f"{len(failures)} check(s) failed")
         sys.exit(1)

@@ -1,4 +1,5 @@
-// `facefill serve [--port 8080] [--bind 127.0.0.1]`: the local web page over the catalog (src/web).
+// `facefill serve [--port 8080] [--bind 127.0.0.1] [--queue redis://...]`: the local web page over the catalog
+// (src/web).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -7,9 +8,11 @@
 #include <thread>
 
 #include "commands.h"
+#include "core/process_tuning.h"
 #include "facefill/face_index.h"
 #include "facefill/web.h"
 #include "model_flags.h"
+#include "queue_flags.h"
 #include "store_flags.h"
 
 namespace facefill::cli {
@@ -21,6 +24,7 @@ struct ServeFlags {
   ServeOptions options;
   int64_t max_upload_mb = 20;
   int64_t cache_mb = 256;
+  std::string queue;  // Redis job queue whose jobs the Status page shows
 };
 
 int Run(ServeFlags flags) {
@@ -31,6 +35,8 @@ int Run(ServeFlags flags) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Crops decode photos into large buffers, many a page: reused, not mapped and zeroed by the kernel each time.
+  TuneAllocatorForLargeBuffers();
   flags.options.max_upload_bytes = flags.max_upload_mb << 20;
   flags.options.cache_bytes = flags.cache_mb << 20;
   if (Status valid = flags.options.Validate(); !valid.ok()) {
@@ -44,9 +50,15 @@ int Run(ServeFlags flags) {
       !UsesPgvector(flags.stores.vectors, flags.stores.db)) {
     stores.vectors = WithFaceIndex(std::move(stores.vectors), flags.stores.db);
   }
+  std::unique_ptr<JobQueue> queue;
+  if (const std::string url = QueueUrl(flags.queue, flags.stores.service_env); !url.empty()) {
+    queue = OpenQueueOrLog(url);
+    if (!queue) return kExitUsage;
+  }
   auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) spdlog::warn("no model pack: search by photo is off (search by a stored face still works)");
-  auto server = WebServer::Create(flags.stores.db, std::move(stores), std::move(analyzer), flags.options);
+  auto server =
+      WebServer::Create(flags.stores.db, std::move(stores), std::move(analyzer), flags.options, std::move(queue));
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());
     return server.status().code() == StatusCode::kUnavailable ? kExitFailure : kExitUsage;
@@ -82,6 +94,7 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--cache-mb", flags->cache_mb,
                   "Face crops and downscaled photos kept on disk beside the catalog (CATALOG.webcache), MiB")
       ->capture_default_str();
+  AddQueueFlag(cmd, &flags->queue);
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }
 
