@@ -107,11 +107,7 @@ class PeoplePhotosTest : public ::testing::Test {
     std::stringstream all;
     all << in.rdbuf();
     run.output = all.str();
-    std::stringstream lines(run.output);
-    for (std::string line; std::getline(lines, line);) {
-      auto parsed = json::parse(line, nullptr, false);
-      if (!parsed.is_discarded() && (parsed.is_object() || parsed.is_array())) run.last_json = parsed;
-    }
+    run.last_json = testing::LastJsonLine(run.output);
     return run;
   }
 

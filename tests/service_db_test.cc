@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <random>
-#include <regex>
 #include <set>
 
 #include "core/landmarks_json.h"
@@ -40,14 +39,14 @@ std::pair<int, std::string> Shell(const std::string& command) {
   return {result.exit_code, result.out};
 }
 
-std::string Quote(const std::string& s) { return "'" + std::regex_replace(s, std::regex("'"), "'\\''") + "'"; }
+using testing::ShellQuote;
 
 // pg_dump --schema-only of `tables` (or of the whole "public" schema), without the lines that differ on every run.
 std::string SchemaDump(const std::string& url, const std::vector<std::string>& tables = {}) {
   std::string command = "pg_dump --schema-only --no-owner --no-privileges";
   if (tables.empty()) command += " --schema=public";
-  for (const auto& t : tables) command += " -t " + Quote(t);
-  auto [status, out] = Shell(command + " " + Quote(url));
+  for (const auto& t : tables) command += " -t " + ShellQuote(t);
+  auto [status, out] = Shell(command + " " + ShellQuote(url));
   EXPECT_EQ(status, 0) << out;
   std::string kept;
   std::istringstream lines(out);
@@ -64,7 +63,7 @@ int64_t QueryInt(pqxx::nontransaction& txn, const std::string& sql) { return txn
 // The CLI's exit status and what it printed.
 std::pair<int, std::string> Cli(const std::vector<std::string>& args) {
   std::string command = FACEFILL_CLI;
-  for (const auto& a : args) command += " " + Quote(a);
+  for (const auto& a : args) command += " " + ShellQuote(a);
   return Shell(command);
 }
 
@@ -93,7 +92,7 @@ class ServiceDatabaseTest : public ::testing::Test {
     FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
     ASSERT_NE(testing::Services(), nullptr);
     url_ = testing::FreshPostgresDatabase("service", /*standalone=*/false);
-    auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " + Quote(SchemaFile()) + " " + Quote(url_));
+    auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " + ShellQuote(SchemaFile()) + " " + ShellQuote(url_));
     ASSERT_EQ(status, 0) << out;
     pqxx::connection conn(url_);
     pqxx::nontransaction txn(conn);
@@ -433,7 +432,8 @@ TEST(StandaloneDatabaseTest, AnEmptyDatabaseIsRefusedUnlessStandaloneWhichCreate
   ASSERT_EQ(created, 0) << created_out;
 
   const std::string reference = testing::FreshPostgresDatabase("reference", /*standalone=*/false);
-  auto [loaded, loaded_out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " + Quote(SchemaFile()) + " " + Quote(reference));
+  auto [loaded, loaded_out] =
+      Shell("psql -q -v ON_ERROR_STOP=1 -f " + ShellQuote(SchemaFile()) + " " + ShellQuote(reference));
   ASSERT_EQ(loaded, 0) << loaded_out;
   const std::vector<std::string> tables = {"public.image_assets", "public.image_assets_id_seq", "public.face_instances",
                                            "public.persons"};

@@ -11,7 +11,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <regex>
 #include <set>
 
 #include "fake_qdrant.h"
@@ -26,7 +25,7 @@ using testing::FakeQdrant;
 using testing::SharedDir;
 using testing::TempDir;
 
-std::string Quote(const std::string& s) { return "'" + std::regex_replace(s, std::regex("'"), "'\\''") + "'"; }
+using testing::ShellQuote;
 
 std::pair<int, std::string> Shell(const std::string& command) {
   auto result = testing::RunShell(command + " 2>&1");
@@ -41,14 +40,10 @@ struct CliRun {
 
 CliRun Cli(const std::vector<std::string>& args) {
   std::string command = FACEFILL_CLI;
-  for (const auto& a : args) command += " " + Quote(a);
+  for (const auto& a : args) command += " " + ShellQuote(a);
   CliRun run;
   std::tie(run.exit_code, run.output) = Shell(command);
-  std::stringstream lines(run.output);
-  for (std::string line; std::getline(lines, line);) {
-    auto parsed = json::parse(line, nullptr, false);
-    if (!parsed.is_discarded() && (parsed.is_object() || parsed.is_array())) run.last_json = parsed;
-  }
+  run.last_json = testing::LastJsonLine(run.output);
   return run;
 }
 
@@ -105,7 +100,7 @@ class ServicePeopleTest : public ::testing::Test {
   void CreateServiceDatabase() {
     url_ = testing::FreshPostgresDatabase("people", /*standalone=*/false);
     auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " +
-                               Quote((SharedDir() / "service" / "schema.sql").string()) + " " + Quote(url_));
+                               ShellQuote((SharedDir() / "service" / "schema.sql").string()) + " " + ShellQuote(url_));
     ASSERT_EQ(status, 0) << out;
     pqxx::connection conn(url_);
     pqxx::nontransaction txn(conn);

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <pqxx/pqxx>
 #include <random>
+#include <sstream>
 
 #include "facefill/catalog.h"
 #include "facefill/model_batchify.h"
@@ -49,6 +50,22 @@ std::filesystem::path BatchifiedCopy(const std::filesystem::path& model, const T
   auto report = BatchifyModel(model, out, options);
   EXPECT_TRUE(report.ok()) << report.status().ToString();
   return out;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string quoted = "'";
+  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+nlohmann::json LastJsonLine(const std::string& output) {
+  nlohmann::json last;
+  std::stringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    auto parsed = nlohmann::json::parse(line, nullptr, false);
+    if (!parsed.is_discarded() && (parsed.is_object() || parsed.is_array())) last = std::move(parsed);
+  }
+  return last;
 }
 
 bool InCi() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,11 @@ std::string FreshPostgresDatabase(const std::string& name, bool standalone = tru
 
 // `models batchify` of `model` into `dir` (same file name), verified on the shared photos; a gtest failure if refused.
 std::filesystem::path BatchifiedCopy(const std::filesystem::path& model, const TempDir& dir);
+
+// `s` quoted for a POSIX shell command line.
+std::string ShellQuote(const std::string& s);
+// The last line of a command's output that is a JSON object or array (null when none is).
+nlohmann::json LastJsonLine(const std::string& output);
 
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);
