@@ -60,17 +60,20 @@ fi
 #    model call; a model it cannot rewrite (the default pack's Ultra-Light detector) keeps one image per call.
 "$facefill" models show --json "${model_flags[@]}" >"$work/pack.json"
 mkdir -p "$work/models"
-batched_flags=()
+declare -A batchified=()
 for role in detector recognizer; do
   file=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/pack.json" "$role")
   if "$facefill" models batchify "$file" "$work/models/$role.onnx" --images "$work/corpus" >"$work/batchify-$role.txt" 2>&1
-  then batched_flags+=("--$role" "$work/models/$role.onnx"); echo true >"$work/batched-$role"
+  then batchified[$role]=$work/models/$role.onnx; echo true >"$work/batched-$role"
   else log "$role $(basename "$file") keeps its fixed batch: $(tail -n 1 "$work/batchify-$role.txt")"
-       batched_flags+=("--$role" "$file"); echo false >"$work/batched-$role"; fi
+       echo false >"$work/batched-$role"; fi
 done
+# The user's model flags, with the batch-capable copies in place of the files they replace.
+batched_flags=()
 for ((i = 0; i < ${#model_flags[@]}; i += 2)); do
-  [ "${model_flags[i]}" = --models ] && batched_flags+=(--models "${model_flags[i + 1]}")
+  [ -n "${batchified[${model_flags[i]#--}]:-}" ] || batched_flags+=("${model_flags[i]}" "${model_flags[i + 1]}")
 done
+for role in "${!batchified[@]}"; do batched_flags+=("--$role" "${batchified[$role]}"); done
 
 # 3. Throughput per batch size (faces per embedder call and images per detector call), with and without IoBinding:
 #    a fresh catalog each time, one inference thread per device on a GPU.
