@@ -110,10 +110,13 @@ TEST_F(ServiceWebTest, ServeReadsTheServicesDatabaseAndItsQdrantAndRefusesWrites
 
   // The pages over HTTP, from the Python driver the other web tests use.
   const size_t from = qdrant.requests().size();
-  auto [code, out] = Shell("FACEFILL_SERVICE_ENV_FILE=" + ShellQuote(env) + " FACEFILL_SERVICE_PG=" + ShellQuote(url_) +
-                           " FACEFILL_SERVICE_LIBRARY=" + ShellQuote(library.string()) + " /usr/bin/python3 " +
-                           ShellQuote(FACEFILL_WEB_TEST) + " service " + ShellQuote(FACEFILL_CLI) + " " +
-                           ShellQuote(SharedDir().string()) + " " + ShellQuote((dir_ / "web").string()));
+  // Screenshots beside the other web tests' (build/tests/web-test/screenshots when run by ctest).
+  const fs::path shots = fs::current_path() / "web-test" / "screenshots";
+  auto [code, out] =
+      Shell("FACEFILL_SERVICE_SHOTS=" + ShellQuote(shots.string()) + " FACEFILL_SERVICE_ENV_FILE=" + ShellQuote(env) +
+            " FACEFILL_SERVICE_PG=" + ShellQuote(url_) + " FACEFILL_SERVICE_LIBRARY=" + ShellQuote(library.string()) +
+            " /usr/bin/python3 " + ShellQuote(FACEFILL_WEB_TEST) + " service " + ShellQuote(FACEFILL_CLI) + " " +
+            ShellQuote(SharedDir().string()) + " " + ShellQuote((dir_ / "web").string()));
   std::cout << out;
   EXPECT_EQ(code, 0) << "web_test.py service failed (its FAIL lines above)";
   EXPECT_NE(out.find("all checks passed"), std::string::npos);

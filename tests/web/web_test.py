@@ -684,6 +684,29 @@ def service(cli, shared, work):
         status, _, _ = server.request("GET", f"/crop/{linked_face}.jpg")
         check(status == 404, f"its face crop -> 404 ({status})")
         check(os.path.isdir(cache) and len(os.listdir(cache)) > 0, "the crops are cached in --cache-dir")
+
+        # In headless Chromium: the tiles' and the person's crops load, the photo's boxes are drawn.
+        import cdp
+        shots = os.environ.get("FACEFILL_SERVICE_SHOTS") or os.path.join(work, "screenshots")
+        os.makedirs(shots, exist_ok=True)
+        b = cdp.Browser()
+        try:
+            tab = b.page()
+            loaded = "[...document.querySelectorAll('{} img')].every(i => i.complete && i.naturalWidth > 0)"
+            tab.navigate(server.url + "/")
+            check(tab.eval("document.querySelectorAll('#people .tile').length") == len(clusters) and
+                  tab.eval(loaded.format("#people .tile")), "browser: People's tiles show their crops")
+            tab.screenshot(os.path.join(shots, "service-1-people.png"))
+            tab.click_and_wait(f"#people .tile[data-cluster='{obama}']")
+            check(tab.eval("document.querySelectorAll('#faces .face').length") == len(in_cluster) and
+                  tab.eval(loaded.format("#faces .face")), "browser: the obama person's crops")
+            tab.screenshot(os.path.join(shots, "service-2-person.png"))
+            tab.navigate(server.url + f"/photo/{asset}")
+            check(tab.eval("document.querySelectorAll('#photo svg rect.box').length") == per_asset[asset] and
+                  tab.eval("document.querySelector('#photo img').naturalWidth > 0"), "browser: the photo and its boxes")
+            tab.screenshot(os.path.join(shots, "service-3-photo.png"))
+        finally:
+            b.close()
     finally:
         check(server.stop() == 0, "serve stops cleanly on SIGTERM")
 
