@@ -65,6 +65,62 @@ class ServiceWebTest : public ::testing::Test {
     return (dir_ / "service.env").string();
   }
 
+  fs::path library() const { return dir_ / "library"; }
+
+  // Catalogues a library of shared photos (their folders kept, so MANIFEST.tsv's paths name them) into the catalog
+  // `stores` name, clusters it, marks one face as the service's noise and swaps a photo for a symlink out of the
+  // library.
+  void Catalogue(const std::vector<std::string>& stores) {
+    const fs::path library = this->library();
+    fs::create_directories(library);
+    for (const char* folder : {"obama", "biden", "celeb"}) {
+      fs::copy(SharedDir() / "images" / folder, library / folder, fs::copy_options::recursive);
+    }
+    fs::create_directories(library / "group");
+    for (const char* photo : {"two_people_obama_biden.jpg", "obama_and_biden_waving.jpg", "kit_with_rose.jpg"}) {
+      fs::copy_file(SharedDir() / "images" / "group" / photo, library / "group" / photo);
+    }
+    // A photo that is swapped for a symlink leading out of the library once it is catalogued.
+    fs::create_directories(library / "linked");
+    fs::copy_file(SharedDir() / "images" / "biden" / "biden.jpg", library / "linked" / "biden_link.jpg");
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"scan", library.string()}, std::vector<std::string>{"backfill", "-q"},
+          std::vector<std::string>{"cluster", "--min-cluster-size", "3"}}) {
+      args.insert(args.end(), stores.begin(), stores.end());
+      auto [code, out] = Cli(args);
+      ASSERT_EQ(code, 0) << args[0] << ": " << out;
+    }
+    {
+      // A face the service keeps out of clustering (its noise marker "-1"): shown as unclustered, in no person.
+      pqxx::connection conn(url_);
+      pqxx::work txn(conn);
+      txn.exec(
+          "UPDATE face_instances SET cluster_id = '-1' WHERE id = (SELECT f.id FROM face_instances f JOIN "
+          "image_assets a ON a.id = f.asset_id WHERE f.cluster_id IS NOT NULL AND a.path LIKE '%/celeb/%' ORDER BY "
+          "f.id LIMIT 1)");
+      txn.commit();
+    }
+    fs::create_directories(dir_ / "outside");
+    fs::copy_file(SharedDir() / "images" / "biden" / "biden.jpg", dir_ / "outside" / "secret.jpg");
+    fs::remove(library / "linked" / "biden_link.jpg");
+    fs::create_symlink(dir_ / "outside" / "secret.jpg", library / "linked" / "biden_link.jpg");
+  }
+
+  // web_test.py's `service` mode: `facefill serve` over that catalog, its pages over HTTP and in headless Chromium,
+  // from the Python driver the other web tests use; screenshots beside theirs (build/tests/web-test/screenshots when
+  // run by ctest).
+  void ServePages(const std::vector<std::string>& stores) {
+    const fs::path shots = fs::current_path() / "web-test" / "screenshots";
+    auto [code, out] = Shell("FACEFILL_SERVICE_SHOTS=" + ShellQuote(shots.string()) + " FACEFILL_SERVICE_STORES=" +
+                             ShellQuote(json(stores).dump()) + " FACEFILL_SERVICE_PG=" + ShellQuote(url_) +
+                             " FACEFILL_SERVICE_LIBRARY=" + ShellQuote(library().string()) + " /usr/bin/python3 " +
+                             ShellQuote(FACEFILL_WEB_TEST) + " service " + ShellQuote(FACEFILL_CLI) + " " +
+                             ShellQuote(SharedDir().string()) + " " + ShellQuote((dir_ / "web").string()));
+    std::cout << out;
+    EXPECT_EQ(code, 0) << "web_test.py service failed (its FAIL lines above)";
+    EXPECT_NE(out.find("all checks passed"), std::string::npos);
+  }
+
   TempDir dir_;
   std::string url_;
 };
@@ -73,53 +129,10 @@ TEST_F(ServiceWebTest, ServeReadsTheServicesDatabaseAndItsQdrantAndRefusesWrites
   CreateServiceDatabase();
   FakeQdrant qdrant;
   const std::string env = ServiceEnv(qdrant);
-  // The library keeps ../shared/images' folders, so MANIFEST.tsv's paths name its photos.
-  const fs::path library = dir_ / "library";
-  fs::create_directories(library);
-  for (const char* folder : {"obama", "biden", "celeb"}) {
-    fs::copy(SharedDir() / "images" / folder, library / folder, fs::copy_options::recursive);
-  }
-  fs::create_directories(library / "group");
-  for (const char* photo : {"two_people_obama_biden.jpg", "obama_and_biden_waving.jpg", "kit_with_rose.jpg"}) {
-    fs::copy_file(SharedDir() / "images" / "group" / photo, library / "group" / photo);
-  }
-  // A photo that is swapped for a symlink leading out of the library once it is catalogued.
-  fs::create_directories(library / "linked");
-  fs::copy_file(SharedDir() / "images" / "biden" / "biden.jpg", library / "linked" / "biden_link.jpg");
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"scan", library.string(), "--service-env", env},
-        std::vector<std::string>{"backfill", "-q", "--service-env", env},
-        std::vector<std::string>{"cluster", "--min-cluster-size", "3", "--service-env", env}}) {
-    auto [code, out] = Cli(args);
-    ASSERT_EQ(code, 0) << args[0] << ": " << out;
-  }
+  Catalogue({"--service-env", env});
   ASSERT_GT(qdrant.PointCount("faces"), 20u);
-  {
-    // A face the service keeps out of clustering (its noise marker "-1"): shown as unclustered, in no person.
-    pqxx::connection conn(url_);
-    pqxx::work txn(conn);
-    txn.exec(
-        "UPDATE face_instances SET cluster_id = '-1' WHERE id = (SELECT f.id FROM face_instances f JOIN image_assets a "
-        "ON a.id = f.asset_id WHERE f.cluster_id IS NOT NULL AND a.path LIKE '%/celeb/%' ORDER BY f.id LIMIT 1)");
-    txn.commit();
-  }
-  fs::create_directories(dir_ / "outside");
-  fs::copy_file(SharedDir() / "images" / "biden" / "biden.jpg", dir_ / "outside" / "secret.jpg");
-  fs::remove(library / "linked" / "biden_link.jpg");
-  fs::create_symlink(dir_ / "outside" / "secret.jpg", library / "linked" / "biden_link.jpg");
-
-  // The pages over HTTP, from the Python driver the other web tests use.
   const size_t from = qdrant.requests().size();
-  // Screenshots beside the other web tests' (build/tests/web-test/screenshots when run by ctest).
-  const fs::path shots = fs::current_path() / "web-test" / "screenshots";
-  auto [code, out] =
-      Shell("FACEFILL_SERVICE_SHOTS=" + ShellQuote(shots.string()) + " FACEFILL_SERVICE_ENV_FILE=" + ShellQuote(env) +
-            " FACEFILL_SERVICE_PG=" + ShellQuote(url_) + " FACEFILL_SERVICE_LIBRARY=" + ShellQuote(library.string()) +
-            " /usr/bin/python3 " + ShellQuote(FACEFILL_WEB_TEST) + " service " + ShellQuote(FACEFILL_CLI) + " " +
-            ShellQuote(SharedDir().string()) + " " + ShellQuote((dir_ / "web").string()));
-  std::cout << out;
-  EXPECT_EQ(code, 0) << "web_test.py service failed (its FAIL lines above)";
-  EXPECT_NE(out.find("all checks passed"), std::string::npos);
+  ServePages({"--service-env", env});
 
   // While it served, Qdrant was only read: point retrieves and searches, nothing written.
   const auto requests = qdrant.requests();
@@ -139,6 +152,13 @@ TEST_F(ServiceWebTest, ServeReadsTheServicesDatabaseAndItsQdrantAndRefusesWrites
     reads += read ? 1 : 0;
   }
   EXPECT_GE(reads, 2u) << "searches went to the service's Qdrant collection";
+}
+
+// A PostgreSQL database of facefill's own keeps its vectors in pgvector: serve reads them there, read only too.
+TEST_F(ServiceWebTest, ServeReadsADatabaseOfFacefillsOwnWithPgvector) {
+  url_ = testing::FreshPostgresDatabase("webown", /*standalone=*/true);
+  Catalogue({"--db", url_});
+  ServePages({"--db", url_});
 }
 
 }  // namespace

@@ -7,8 +7,9 @@
   web_test.py live     FACEFILL SHARED WORKDIR   /api/status while a backfill runs in another process
   web_test.py queue    FACEFILL SHARED WORKDIR   serve --queue: a queued job's progress while a worker runs it
                                                  (PostgreSQL + Redis from $FACEFILL_SERVICES_ENV)
-  web_test.py service  FACEFILL SHARED WORKDIR   serve --service-env on the service's database, read only (set up by
-                                                 tests/service_web_test.cc: $FACEFILL_SERVICE_ENV_FILE, _PG, _LIBRARY)
+  web_test.py service  FACEFILL SHARED WORKDIR   serve on a PostgreSQL catalog (the service's database, or one of
+                                                 facefill's own), read only; set up by tests/service_web_test.cc:
+                                                 $FACEFILL_SERVICE_STORES (the store flags, JSON), _PG, _LIBRARY
 """
 import csv
 import http.client
@@ -551,12 +552,14 @@ def faces_shown(page, section):
 
 
 def service(cli, shared, work):
-    """serve --service-env on the image-search service's database (Qdrant on the loopback server), as
-    tests/service_web_test.cc set it up: every page read from PostgreSQL and the service's collection, writes
-    refused with nothing changed, nothing outside the catalog served."""
-    env_file, pg, library = (os.environ[k] for k in ["FACEFILL_SERVICE_ENV_FILE", "FACEFILL_SERVICE_PG",
-                                                     "FACEFILL_SERVICE_LIBRARY"])
-    stores = ["--service-env", env_file]
+    """serve on a PostgreSQL catalog as tests/service_web_test.cc set it up: the image-search service's database
+    (--service-env: Qdrant on the loopback server, the test Redis as its queue) or one of facefill's own (--db, with
+    pgvector). Every page read from PostgreSQL and the vector store, writes refused with nothing changed, nothing
+    outside the catalog served."""
+    stores, pg, library = (os.environ[k] for k in ["FACEFILL_SERVICE_STORES", "FACEFILL_SERVICE_PG",
+                                                   "FACEFILL_SERVICE_LIBRARY"])
+    stores = json.loads(stores)
+    service_db = "--service-env" in stores
     cache = os.path.join(work, "crops")
     server = Server(cli, work, "service", "--cache-dir", cache, "--max-upload-mb", "8", stores=stores)
     clusters = json.loads(run(cli, "people", "--json", *stores).strip().splitlines()[-1])
@@ -650,15 +653,16 @@ def service(cli, shared, work):
               f"{len(face_rows)}")
         live = status_json(server)
         check(live["assets"] == assets and not live["running"], "Status: the live counts from PostgreSQL")
-        check(live["queue"] is True and 'id="jobs"' in page, "Status: the service's job queue (its REDIS_URL)")
+        check(live["queue"] is service_db and ('id="jobs"' in page) is service_db,
+              "Status: the service's job queue (its REDIS_URL) on its database; none on facefill's own")
 
         # Writes: refused without the token, and with it, on the service's database; nothing changed.
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         status, _, _ = server.request("POST", f"/person/{obama}/name", b"name=Mallory", form)
         check(status == 403, f"naming without the token -> 403 ({status})")
         status, _, page = server.request("POST", f"/person/{obama}/name", f"token={token}&name=Mallory".encode(), form)
-        check(status == 403 and "image-search service&#39;s database" in page.replace("'", "&#39;"),
-              f"naming with the token -> 403, the page says it is the service's database ({status})")
+        reason = "image-search service&#39;s database" if service_db else "is on PostgreSQL: it is read only here"
+        check(status == 403 and reason in page, f"naming with the token -> 403, the page says why ({status})")
         other = next(c["cluster_id"] for c in clusters if c["cluster_id"] != obama)
         status, _, _ = server.request("POST", f"/person/{obama}/merge", f"token={token}&from={other}".encode(), form)
         check(status == 403, f"merging with the token -> 403 ({status})")
@@ -696,15 +700,16 @@ def service(cli, shared, work):
             tab.navigate(server.url + "/")
             check(tab.eval("document.querySelectorAll('#people .tile').length") == len(clusters) and
                   tab.eval(loaded.format("#people .tile")), "browser: People's tiles show their crops")
-            tab.screenshot(os.path.join(shots, "service-1-people.png"))
+            prefix = "service-" if service_db else "postgres-"
+            tab.screenshot(os.path.join(shots, prefix + "1-people.png"))
             tab.click_and_wait(f"#people .tile[data-cluster='{obama}']")
             check(tab.eval("document.querySelectorAll('#faces .face').length") == len(in_cluster) and
                   tab.eval(loaded.format("#faces .face")), "browser: the obama person's crops")
-            tab.screenshot(os.path.join(shots, "service-2-person.png"))
+            tab.screenshot(os.path.join(shots, prefix + "2-person.png"))
             tab.navigate(server.url + f"/photo/{asset}")
             check(tab.eval("document.querySelectorAll('#photo svg rect.box').length") == per_asset[asset] and
                   tab.eval("document.querySelector('#photo img').naturalWidth > 0"), "browser: the photo and its boxes")
-            tab.screenshot(os.path.join(shots, "service-3-photo.png"))
+            tab.screenshot(os.path.join(shots, prefix + "3-photo.png"))
         finally:
             b.close()
     finally:
