@@ -2,7 +2,10 @@
 // — on its schema (face_instances, image_assets, persons), read only: SELECTs, nothing else. The people listing goes
 // through the people FaceStore, as `facefill people` does.
 #include <cctype>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <vector>
 
 #include "../catalog/pg_session.h"
 #include "../core/landmarks_json.h"
@@ -64,38 +67,85 @@ bool IsUuid(const std::string& id) {
   return true;
 }
 
-// Thread-safe: one connection, serialised (pg::Session).
+// Up to kSessions connections, opened as requests need them: a browser loads a page's crops over six connections at
+// once, each crop a face lookup, and one connection serialising them made a page of a thousand faces take seconds.
+class SessionPool {
+ public:
+  static constexpr size_t kSessions = 6;
+
+  explicit SessionPool(std::string url) : url_(std::move(url)) {}
+
+  // Runs `read` on a free session (waiting for one when all are busy).
+  template <typename Read>
+  auto With(Read&& read) -> decltype(read(std::declval<pg::Session&>())) {
+    std::unique_ptr<pg::Session> session;
+    {
+      std::unique_lock lock(mutex_);
+      freed_.wait(lock, [&] { return !idle_.empty() || opened_ < kSessions; });
+      if (!idle_.empty()) {
+        session = std::move(idle_.back());
+        idle_.pop_back();
+      } else {
+        ++opened_;
+      }
+    }
+    if (!session) {
+      auto opened = pg::Session::Open(url_);
+      if (!opened.ok()) {
+        std::lock_guard lock(mutex_);
+        --opened_;
+        freed_.notify_one();
+        return opened.status();
+      }
+      session = std::move(opened).value();
+    }
+    auto result = read(*session);
+    {
+      std::lock_guard lock(mutex_);
+      idle_.push_back(std::move(session));
+    }
+    freed_.notify_one();
+    return result;
+  }
+
+ private:
+  const std::string url_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<pg::Session>> idle_;  // guarded by mutex_
+  size_t opened_ = 0;                               // guarded by mutex_
+};
+
+// Thread-safe: each read on one of the pool's sessions.
 class PostgresCatalogView final : public CatalogView {
  public:
-  PostgresCatalogView(std::unique_ptr<people::FaceStore> faces, std::unique_ptr<pg::Session> session)
-      : faces_(std::move(faces)), session_(std::move(session)) {}
+  PostgresCatalogView(std::unique_ptr<people::FaceStore> faces, std::unique_ptr<SessionPool> sessions)
+      : faces_(std::move(faces)), sessions_(std::move(sessions)) {}
 
   Result<std::vector<PeopleCluster>> People() override { return people::ListPeople(*faces_); }
 
   Result<std::vector<FaceView>> FacesOfCluster(const std::string& cluster_id) override {
     if (cluster_id == "-1") return std::vector<FaceView>{};
-    return pg::Rows(session_->Query(std::string(kFaceSelect) + "WHERE f.cluster_id = $1" + kBestFacesFirst, cluster_id),
+    return pg::Rows(Query(std::string(kFaceSelect) + "WHERE f.cluster_id = $1" + kBestFacesFirst, cluster_id),
                     ReadFace);
   }
 
   Result<std::vector<FaceView>> UnclusteredFaces(int limit, int64_t* total) override {
-    FACEFILL_ASSIGN_OR_RETURN(
-        *total, session_->QueryInt(std::string("SELECT COUNT(*) FROM face_instances f WHERE ") + kUnclustered));
-    return pg::Rows(
-        session_->Query(std::string(kFaceSelect) + "WHERE " + kUnclustered + kBestFacesFirst + " LIMIT $1", limit),
-        ReadFace);
+    FACEFILL_ASSIGN_OR_RETURN(*total,
+                              QueryInt(std::string("SELECT COUNT(*) FROM face_instances f WHERE ") + kUnclustered));
+    return pg::Rows(Query(std::string(kFaceSelect) + "WHERE " + kUnclustered + kBestFacesFirst + " LIMIT $1", limit),
+                    ReadFace);
   }
 
   Result<std::vector<FaceView>> FacesOfAsset(int64_t asset_id) override {
     if (!IsAssetId(asset_id)) return std::vector<FaceView>{};
-    return pg::Rows(session_->Query(std::string(kFaceSelect) + "WHERE f.asset_id = $1" + kLeftToRight, asset_id),
-                    ReadFace);
+    return pg::Rows(Query(std::string(kFaceSelect) + "WHERE f.asset_id = $1" + kLeftToRight, asset_id), ReadFace);
   }
 
   Result<std::optional<FaceView>> Face(const std::string& face_id) override {
     if (!IsUuid(face_id)) return std::optional<FaceView>();
-    FACEFILL_ASSIGN_OR_RETURN(
-        auto faces, pg::Rows(session_->Query(std::string(kFaceSelect) + "WHERE f.id = $1::uuid", face_id), ReadFace));
+    FACEFILL_ASSIGN_OR_RETURN(auto faces,
+                              pg::Rows(Query(std::string(kFaceSelect) + "WHERE f.id = $1::uuid", face_id), ReadFace));
     if (faces.empty()) return std::optional<FaceView>();
     return std::optional<FaceView>(std::move(faces.front()));
   }
@@ -103,12 +153,11 @@ class PostgresCatalogView final : public CatalogView {
   Result<std::optional<AssetView>> Asset(int64_t asset_id) override {
     if (!IsAssetId(asset_id)) return std::optional<AssetView>();
     FACEFILL_ASSIGN_OR_RETURN(
-        auto assets,
-        pg::Rows(session_->Query("SELECT id, path, COALESCE(width, 0), COALESCE(height, 0), COALESCE(file_size, 0), "
-                                 "COALESCE(FLOOR(EXTRACT(EPOCH FROM file_modified_at))::BIGINT::text, '') "
-                                 "FROM image_assets WHERE id = $1",
-                                 asset_id),
-                 ReadAsset));
+        auto assets, pg::Rows(Query("SELECT id, path, COALESCE(width, 0), COALESCE(height, 0), COALESCE(file_size, 0), "
+                                    "COALESCE(FLOOR(EXTRACT(EPOCH FROM file_modified_at))::BIGINT::text, '') "
+                                    "FROM image_assets WHERE id = $1",
+                                    asset_id),
+                              ReadAsset));
     if (assets.empty()) return std::optional<AssetView>();
     return std::optional<AssetView>(std::move(assets.front()));
   }
@@ -117,8 +166,18 @@ class PostgresCatalogView final : public CatalogView {
   // image_assets.id is an integer column: larger ids are none of its rows.
   static bool IsAssetId(int64_t id) { return id > 0 && id <= std::numeric_limits<int32_t>::max(); }
 
+  // The rows of one query on a free session.
+  template <typename... Args>
+  Result<pqxx::result> Query(const std::string& sql, Args&&... args) {
+    return sessions_->With([&](pg::Session& session) { return session.Query(sql, args...); });
+  }
+
+  Result<int64_t> QueryInt(const std::string& sql) {
+    return sessions_->With([&](pg::Session& session) { return session.QueryInt(sql); });
+  }
+
   std::unique_ptr<people::FaceStore> faces_;  // the people listing
-  std::unique_ptr<pg::Session> session_;      // the pages' reads
+  std::unique_ptr<SessionPool> sessions_;     // the pages' reads
 };
 
 }  // namespace
@@ -126,8 +185,10 @@ class PostgresCatalogView final : public CatalogView {
 Result<std::unique_ptr<CatalogView>> OpenPostgresCatalogView(const std::string& catalog_url) {
   // The listing reads no vectors: the catalog's default vector store is opened but never asked (as ListPeople).
   FACEFILL_ASSIGN_OR_RETURN(auto faces, people::OpenPostgresFaceStore(catalog_url, ""));
-  FACEFILL_ASSIGN_OR_RETURN(auto session, pg::Session::Open(LibpqUrl(catalog_url)));
-  return std::unique_ptr<CatalogView>(new PostgresCatalogView(std::move(faces), std::move(session)));
+  auto sessions = std::make_unique<SessionPool>(LibpqUrl(catalog_url));
+  // One opened now, so that a database that cannot be reached is an error at start, not on the first page.
+  FACEFILL_RETURN_IF_ERROR(sessions->With([](pg::Session& session) { return session.Execute("SELECT 1"); }));
+  return std::unique_ptr<CatalogView>(new PostgresCatalogView(std::move(faces), std::move(sessions)));
 }
 
 }  // namespace facefill::web
