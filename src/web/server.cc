@@ -101,9 +101,9 @@ class WebServerImpl : public WebServer {
     FACEFILL_ASSIGN_OR_RETURN(auto roots, stores_.catalog->LibraryRoots());
     if (options_.cache_dir.empty()) options_.cache_dir = DefaultCacheDir(url_);
     FACEFILL_ASSIGN_OR_RETURN(cache_, web::ImageCache::Open(options_.cache_dir, options_.cache_bytes, roots));
-    // Naming, merging and moving faces out are edits of the embedded catalog. On PostgreSQL they are refused always:
-    // the image-search service's rows are its own (people are named in the service), and facefill's own PostgreSQL
-    // catalogs are edited with `facefill cluster`.
+    // Naming, merging and moving faces out are edits of the embedded catalog (as `people name|merge|split`). On
+    // PostgreSQL they are refused always: the image-search service's rows are its own (people are named in the
+    // service), and on facefill's own PostgreSQL catalogs those edits do not exist yet.
     writable_ = !IsPostgresUrl(url_);
     service_database_ = stores_.catalog->IsServiceDatabase();
     if (analyzer_) {
