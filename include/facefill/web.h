@@ -1,5 +1,7 @@
-// `facefill serve`: a local web server over an embedded catalog — people, a person, a photo with its boxes, search
-// and status (with the live progress of a backfill and of queued jobs), as plain HTML served by the binary.
+// `facefill serve`: a local web server over a catalog — the embedded SQLite one or PostgreSQL (the image-search
+// service's database among them, with its vector store) — people, a person, a photo with its boxes, search and status
+// (with the live progress of a backfill and of queued jobs), as plain HTML served by the binary. On PostgreSQL it
+// only reads: naming, merging and moving faces out are refused (403).
 //
 //   auto stores = OpenStores("sqlite:facefill.db", "");
 //   auto server = WebServer::Create("sqlite:facefill.db", std::move(*stores), std::move(analyzer), {});
@@ -23,8 +25,9 @@ struct ServeOptions {
   int port = 8080;                 // 0: any free port (see WebServer::port())
   // Largest request body (a search upload); a larger one gets 413 and an error page.
   int64_t max_upload_bytes = int64_t{20} << 20;
-  // Face crops and downscaled photos are cached on disk in this folder (default: the catalog's file + ".webcache"),
-  // holding at most cache_bytes (least recently used files go first).
+  // Face crops and downscaled photos are cached on disk in this folder (default: the catalog's file + ".webcache";
+  // for PostgreSQL, $XDG_CACHE_HOME/facefill/postgresql-HASH.webcache, one per database), holding at most cache_bytes
+  // (least recently used files go first).
   std::string cache_dir;
   int64_t cache_bytes = int64_t{256} << 20;
   int crop_size = 160;          // face crop side, pixels
@@ -40,7 +43,8 @@ struct ServeOptions {
 // Thread-safe: requests run on a pool of threads.
 class WebServer {
  public:
-  // Opens the catalog's people view (embedded SQLite catalogs only) and binds the port. `analyzer` may be null:
+  // Opens the catalog's view (SQLite or PostgreSQL, as `catalog_url` says; `stores` are that catalog and its vector
+  // store) and binds the port. `analyzer` may be null:
   // search by upload then says that no model pack was found; search by a stored face still works. `queue` may be
   // null; with one, the Status page shows the progress of its jobs.
   static Result<std::unique_ptr<WebServer>> Create(const std::string& catalog_url, Stores stores,

@@ -89,6 +89,10 @@ Result<std::unique_ptr<FaceStore>> OpenFaceStore(const std::string& catalog_url,
 Result<std::unique_ptr<FaceStore>> OpenPostgresFaceStore(const std::string& catalog_url,
                                                          const std::string& vectors_url);
 
+// Clusters, largest first (at most `limit`; 0: all), each with the one named person whose faces it holds, if exactly
+// one (facefill::ListPeople over an open store).
+Result<std::vector<PeopleCluster>> ListPeople(FaceStore& store, int64_t limit = 0);
+
 // A fresh random cluster or person id (UUID v4).
 std::string NewId();
 

@@ -38,15 +38,14 @@ Status NoSuchCluster(const std::string& cluster_id) {
 
 }  // namespace
 
-Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, int64_t limit) {
-  // Listing reads no vectors: the catalog's default vector store is opened but never asked.
-  auto store = people::OpenFaceStore(catalog_url, IsPostgresUrl(catalog_url) ? "" : "local");
-  if (!store.ok()) return store.status();
-  auto out = (*store)->ListClusters(limit);
+namespace people {
+
+Result<std::vector<PeopleCluster>> ListPeople(FaceStore& store, int64_t limit) {
+  auto out = store.ListClusters(limit);
   if (!out.ok()) return out.status();
   std::map<std::string, size_t> position;
   for (size_t i = 0; i < out->size(); ++i) position[(*out)[i].cluster_id] = i;
-  auto persons = (*store)->PersonsInClusters();
+  auto persons = store.PersonsInClusters();
   if (!persons.ok()) return persons.status();
   std::map<std::string, int> persons_in;
   for (const auto& p : *persons) {
@@ -64,6 +63,15 @@ Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, in
     c.labelled_faces = p.faces;
   }
   return out;
+}
+
+}  // namespace people
+
+Result<std::vector<PeopleCluster>> ListPeople(const std::string& catalog_url, int64_t limit) {
+  // Listing reads no vectors: the catalog's default vector store is opened but never asked.
+  auto store = people::OpenFaceStore(catalog_url, IsPostgresUrl(catalog_url) ? "" : "local");
+  if (!store.ok()) return store.status();
+  return people::ListPeople(**store, limit);
 }
 
 Result<std::string> NameCluster(const std::string& catalog_url, const std::string& cluster_id,

@@ -79,7 +79,10 @@ std::string PersonPage(const PeopleCluster& cluster, const std::vector<FaceView>
       body += "</select><button>Merge into this person</button></form>";
     }
   } else {
-    body += "<p class=\"note\">Read-only: this catalog is not edited from the web page.</p>";
+    body +=
+        "<p class=\"note\" id=\"read-only\">Read-only: this catalog is on PostgreSQL and is not edited from the web "
+        "page. Naming, merging and moving faces out work on the embedded catalog; the image-search service's people "
+        "are named in the service.</p>";
   }
   body += "<div class=\"faces\" id=\"faces\">";
   for (const auto& f : faces) {

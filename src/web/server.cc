@@ -5,15 +5,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../catalog/catalog_backends.h"
 #include "../sqlite/sqlite_url.h"
 #include "catalog_view.h"
 #include "facefill/calibration.h"
 #include "facefill/image.h"
 #include "facefill/people.h"
+#include "facefill/url.h"
 #include "facefill/web.h"
 #include "html.h"
 #include "image_cache.h"
@@ -67,6 +70,18 @@ int HttpStatusOf(const Status& status) {
   }
 }
 
+// Where crops are cached by default: beside an embedded catalog's file; for a PostgreSQL catalog, in the user's cache
+// folder, one per database (named by a hash of its URL less the password).
+std::string DefaultCacheDir(const std::string& catalog_url) {
+  if (!IsPostgresUrl(catalog_url)) return SqlitePathFromUrl(catalog_url) + ".webcache";
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string base = xdg && *xdg ? xdg : std::string(home && *home ? home : ".") + "/.cache";
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a: the same folder in every build
+  for (unsigned char c : RedactUrl(catalog_url)) hash = (hash ^ c) * 1099511628211ull;
+  return fmt::format("{}/facefill/postgresql-{:016x}.webcache", base, hash);
+}
+
 bool IsLoopback(const std::string& bind) { return bind == "127.0.0.1" || bind == "localhost" || bind == "::1"; }
 
 class WebServerImpl : public WebServer {
@@ -84,10 +99,13 @@ class WebServerImpl : public WebServer {
   Status Init() {
     FACEFILL_ASSIGN_OR_RETURN(view_, web::CatalogView::Open(url_));
     FACEFILL_ASSIGN_OR_RETURN(auto roots, stores_.catalog->LibraryRoots());
-    if (options_.cache_dir.empty()) options_.cache_dir = SqlitePathFromUrl(url_) + ".webcache";
+    if (options_.cache_dir.empty()) options_.cache_dir = DefaultCacheDir(url_);
     FACEFILL_ASSIGN_OR_RETURN(cache_, web::ImageCache::Open(options_.cache_dir, options_.cache_bytes, roots));
-    // The image-search service's rows are its own: never edited from here.
-    writable_ = !stores_.catalog->IsServiceDatabase();
+    // Naming, merging and moving faces out are edits of the embedded catalog (as `people name|merge|split`). On
+    // PostgreSQL they are refused always: the image-search service's rows are its own (people are named in the
+    // service), and on facefill's own PostgreSQL catalogs those edits do not exist yet.
+    writable_ = !IsPostgresUrl(url_);
+    service_database_ = stores_.catalog->IsServiceDatabase();
     if (analyzer_) {
       same_person_ = SamePersonThreshold(analyzer_->pack());
       options_.search.min_confidence = DefaultMinConfidence(analyzer_->pack());
@@ -192,7 +210,13 @@ class WebServerImpl : public WebServer {
   }
   bool CheckWritable(Response& res) const {
     if (writable_) return true;
-    Html(res, web::ErrorPage(403, "This catalog is the image-search service's: it is not edited from here."), 403);
+    Html(res,
+         web::ErrorPage(403, service_database_
+                                 ? "This catalog is the image-search service's database: it is read only here. Name, "
+                                   "merge and split people in the service."
+                                 : "This catalog is on PostgreSQL: it is read only here. Naming, merging and moving "
+                                   "faces out work on the embedded catalog."),
+         403);
     return false;
   }
   static void Redirect(Response& res, const std::string& to) {
@@ -215,7 +239,7 @@ class WebServerImpl : public WebServer {
 
   void Routes() {
     http_.Get("/", [this](const Request&, Response& res) {
-      auto people = ListPeople(url_);
+      auto people = view_->People();
       if (!people.ok()) return Fail(res, people.status());
       int64_t total = 0;
       auto unclustered = view_->UnclusteredFaces(options_.unclustered_limit, &total);
@@ -310,7 +334,7 @@ class WebServerImpl : public WebServer {
   }
 
   void PersonPage(const std::string& cluster_id, Response& res, const std::string& notice, int status) {
-    auto people = ListPeople(url_);
+    auto people = view_->People();
     if (!people.ok()) return Fail(res, people.status());
     auto it = std::find_if(people->begin(), people->end(),
                            [&](const PeopleCluster& c) { return c.cluster_id == cluster_id; });
@@ -367,6 +391,7 @@ class WebServerImpl : public WebServer {
   std::unique_ptr<web::CatalogView> view_;
   std::unique_ptr<web::ImageCache> cache_;
   bool writable_ = false;
+  bool service_database_ = false;
   std::optional<float> same_person_;
   httplib::Server http_;
   int port_ = 0;

@@ -7,6 +7,9 @@
   web_test.py live     FACEFILL SHARED WORKDIR   /api/status while a backfill runs in another process
   web_test.py queue    FACEFILL SHARED WORKDIR   serve --queue: a queued job's progress while a worker runs it
                                                  (PostgreSQL + Redis from $FACEFILL_SERVICES_ENV)
+  web_test.py service  FACEFILL SHARED WORKDIR   serve on a PostgreSQL catalog (the service's database, or one of
+                                                 facefill's own), read only; set up by tests/service_web_test.cc:
+                                                 $FACEFILL_SERVICE_STORES (the store flags, JSON), _PG, _LIBRARY
 """
 import csv
 import http.client
@@ -66,18 +69,22 @@ def make_catalog(cli, shared, work):
 
 
 class Server:
-    """`facefill serve --port 0` over the work catalog, with its own copy of the database (tests may write)."""
+    """`facefill serve --port 0` over the work catalog, with its own copy of the database (tests may write); or
+    over the catalog `stores` name (e.g. ["--service-env", FILE])."""
 
-    def __init__(self, cli, work, name, *flags):
+    def __init__(self, cli, work, name, *flags, stores=None):
         self.dir = os.path.join(work, name)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        for suffix in ["", ".hnsw"]:
-            if os.path.exists(os.path.join(work, "facefill.db" + suffix)):
-                shutil.copy(os.path.join(work, "facefill.db" + suffix), os.path.join(self.dir, "facefill.db" + suffix))
-        self.db_path = os.path.join(self.dir, "facefill.db")
+        if stores is None:
+            for suffix in ["", ".hnsw"]:
+                if os.path.exists(os.path.join(work, "facefill.db" + suffix)):
+                    shutil.copy(os.path.join(work, "facefill.db" + suffix),
+                                os.path.join(self.dir, "facefill.db" + suffix))
+            self.db_path = os.path.join(self.dir, "facefill.db")
+            stores = ["--db", "sqlite:" + self.db_path]
         self.log = open(os.path.join(self.dir, "serve.log"), "w")
-        self.proc = subprocess.Popen([cli, "serve", "--db", "sqlite:" + self.db_path, "--port", "0",
+        self.proc = subprocess.Popen([cli, "serve", *stores, "--port", "0",
                                       "--bind", "127.0.0.1", *flags],
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
@@ -529,6 +536,186 @@ def queue(cli, shared, work):
         check(server.stop() == 0, "serve stops cleanly on SIGTERM")
 
 
+def psql(url, sql):
+    """The rows of a query, as lists of strings."""
+    done = subprocess.run(["psql", url, "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                          capture_output=True, text=True, check=True)
+    return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+
+def faces_shown(page, section):
+    """The data-face ids of the crops in the element with this id (up to the next section)."""
+    start = page.find(f'id="{section}"')
+    if start < 0:
+        return []
+    return re.findall(r'class="face[^"]*" href="[^"]*" data-face="([^"]+)"', page[start:])
+
+
+def service(cli, shared, work):
+    """serve on a PostgreSQL catalog as tests/service_web_test.cc set it up: the image-search service's database
+    (--service-env: Qdrant on the loopback server, the test Redis as its queue) or one of facefill's own (--db, with
+    pgvector). Every page read from PostgreSQL and the vector store, writes refused with nothing changed, nothing
+    outside the catalog served."""
+    stores, pg, library = (os.environ[k] for k in ["FACEFILL_SERVICE_STORES", "FACEFILL_SERVICE_PG",
+                                                   "FACEFILL_SERVICE_LIBRARY"])
+    stores = json.loads(stores)
+    service_db = "--service-env" in stores
+    cache = os.path.join(work, "crops")
+    server = Server(cli, work, "service", "--cache-dir", cache, "--max-upload-mb", "8", stores=stores)
+    clusters = json.loads(run(cli, "people", "--json", *stores).strip().splitlines()[-1])
+    face_rows = psql(pg, "SELECT f.id, COALESCE(f.cluster_id, ''), a.id, a.path FROM face_instances f "
+                         "JOIN image_assets a ON a.id = f.asset_id")
+    cluster_of = {r[0]: r[1] for r in face_rows}
+    # What a refused write must leave as it is: every face's labels and every person.
+    snapshot_sql = ("SELECT string_agg(id::text || ' ' || COALESCE(cluster_id, '') || ' ' || "
+                    "COALESCE(person_id::text, '') || ' ' || updated_at::text, ',' ORDER BY id) FROM face_instances")
+    before = (psql(pg, snapshot_sql), psql(pg, "SELECT COUNT(*) FROM persons"))
+    try:
+        status, _, page = server.request("GET", "/")
+        tiles = re.findall(r'class="tile" href="/person/[^"]+" data-cluster="([^"]+)" data-faces="(\d+)"', page)
+        check(status == 200 and len(tiles) == len(clusters) and len(tiles) >= 4,
+              f"People: one tile per cluster of `facefill people --json` ({len(tiles)} of {len(clusters)})")
+        check([t[0] for t in tiles] == [c["cluster_id"] for c in clusters] and
+              [int(t[1]) for t in tiles] == [c["faces"] for c in clusters], "People: the same clusters, largest first")
+        unclustered = sum(1 for c in cluster_of.values() if c in ("", "-1"))
+        shown = faces_shown(page, "unclustered")
+        check(len(shown) == min(unclustered, 500) and all(cluster_of[f] in ("", "-1") for f in shown),
+              f"People: the unclustered faces at the end ({len(shown)} of {unclustered})")
+        noise = [f for f, c in cluster_of.items() if c == "-1"]
+        check(len(noise) == 1 and noise[0] in shown and noise[0] not in page[:page.find('id="unclustered"')],
+              "People: the service's noise marker (-1) is no person; its face is among the unclustered")
+
+        # The obama person: where the faces of the one-face Obama photos lie (MANIFEST.tsv).
+        obama_faces = {}
+        for relative in manifest_identity_photos(shared, "obama"):
+            rows = [r for r in face_rows if r[3] == os.path.join(library, relative)]
+            if len(rows) == 1:
+                obama_faces[rows[0][0]] = rows[0][1]
+        obama_clusters = set(obama_faces.values())
+        check(len(obama_faces) >= 4 and len(obama_clusters) == 1 and "" not in obama_clusters,
+              f"the one-face Obama photos ({len(obama_faces)}) lie in one cluster ({obama_clusters})")
+        obama = next(iter(obama_clusters))
+        status, _, page = server.request("GET", f"/person/{obama}")
+        faces = set(faces_shown(page, "faces"))
+        in_cluster = {f for f, c in cluster_of.items() if c == obama}
+        check(status == 200 and faces == in_cluster and set(obama_faces) <= faces,
+              f"Person: the obama cluster's faces, the Obama faces among them ({len(faces)} of {len(in_cluster)})")
+        check('id="read-only"' in page and "<form" not in page and "on PostgreSQL" in page,
+              "Person: no naming, merging or moving forms; the page says the catalog is read only here")
+        face = next(iter(obama_faces))
+        status, headers, _ = server.request("GET", f"/crop/{face}.jpg")
+        check(status == 200 and headers.get("Content-Type") == "image/jpeg" and "ETag" in headers,
+              f"a face crop from the service's database ({status})")
+
+        # A photo with several faces: a box per face, five landmarks each, the image served.
+        per_asset = {}
+        for r in face_rows:
+            per_asset[r[2]] = per_asset.get(r[2], 0) + 1
+        asset = max(per_asset, key=lambda a: (per_asset[a], a))
+        status, _, page = server.request("GET", f"/photo/{asset}")
+        boxes = page.count('<rect class="box"')
+        marks = page.count('<circle class="landmark"')
+        check(status == 200 and boxes == per_asset[asset] >= 2, f"Photo: a box per face ({boxes} of {per_asset[asset]})")
+        check(marks == 5 * boxes, f"Photo: five landmarks per face ({marks})")
+        status, headers, _ = server.request("GET", f"/image/{asset}.jpg")
+        check(status == 200 and headers.get("Content-Type") == "image/jpeg", f"Photo: the image is served ({status})")
+
+        # Search by a stored face and by an upload, through the service's Qdrant collection.
+        status, _, page = server.request("GET", f"/search?face={face}")
+        hits = re.findall(r'class="face( same)?" href="[^"]*" data-face="([^"]+)"',
+                          page[page.find("<h2>Similar</h2>"):])
+        same = [f for s, f in hits if s]
+        check(status == 200 and len(hits) >= 5 and len(same) >= 3 and all(cluster_of[f] == obama for f in same),
+              f"Search by a stored face: the faces marked same person are the obama cluster's ({len(same)} of "
+              f"{len(hits)})")
+        check(all(cluster_of[f] == obama for _, f in hits[:len(obama_faces)]),
+              "Search by a stored face: Obama's faces first")
+        token = token_of(server)
+        with open(os.path.join(shared, "images/obama/obama2.jpg"), "rb") as f:
+            body, content_type = multipart(token, "obama2.jpg", f.read(), "image/jpeg")
+        status, _, page = server.request("POST", "/search", body, {"Content-Type": content_type})
+        hits = re.findall(r'class="face( same)?" href="[^"]*" data-face="([^"]+)"', page)
+        same = [f for s, f in hits if s]
+        check(status == 200 and len(same) >= 3 and all(cluster_of[f] == obama for f in same),
+              f"Search by upload: the faces marked same person are the obama cluster's ({len(same)} of {len(hits)})")
+
+        # Status: the database's counts and the collection's.
+        status, _, page = server.request("GET", "/status")
+
+        def cell(name):
+            match = re.search(f'id="n-{name}">(\\d+)<', page)
+            return int(match.group(1)) if match else None
+
+        assets = int(psql(pg, "SELECT COUNT(*) FROM image_assets")[0][0])
+        check(status == 200 and cell("assets") == assets and cell("faces") == len(face_rows) and
+              cell("vectors") == len(face_rows) and cell("pending") == 0,
+              f"Status: assets {cell('assets')} of {assets}, faces {cell('faces')} and vectors {cell('vectors')} of "
+              f"{len(face_rows)}")
+        live = status_json(server)
+        check(live["assets"] == assets and not live["running"], "Status: the live counts from PostgreSQL")
+        check(live["queue"] is service_db and ('id="jobs"' in page) is service_db,
+              "Status: the service's job queue (its REDIS_URL) on its database; none on facefill's own")
+
+        # Writes: refused without the token, and with it, on the service's database; nothing changed.
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, _ = server.request("POST", f"/person/{obama}/name", b"name=Mallory", form)
+        check(status == 403, f"naming without the token -> 403 ({status})")
+        status, _, page = server.request("POST", f"/person/{obama}/name", f"token={token}&name=Mallory".encode(), form)
+        reason = "image-search service&#39;s database" if service_db else "is on PostgreSQL: it is read only here"
+        check(status == 403 and reason in page, f"naming with the token -> 403, the page says why ({status})")
+        other = next(c["cluster_id"] for c in clusters if c["cluster_id"] != obama)
+        status, _, _ = server.request("POST", f"/person/{obama}/merge", f"token={token}&from={other}".encode(), form)
+        check(status == 403, f"merging with the token -> 403 ({status})")
+        status, _, _ = server.request("POST", f"/face/{face}/split", f"token={token}".encode(), form)
+        check(status == 403, f"moving a face out with the token -> 403 ({status})")
+        after = (psql(pg, snapshot_sql), psql(pg, "SELECT COUNT(*) FROM persons"))
+        check(after == before and before[1] == [["0"]], "nothing in the service's database changed")
+
+        # Nothing outside the catalog: paths, encodings, ids that are not the catalog's, a symlink out of the library.
+        path = next(r[3] for r in face_rows if "/linked/" not in r[3])
+        quoted = urllib.parse.quote(path, safe="")
+        for probe in ["/../../../../etc/passwd", "/image/../../../../etc/passwd", "/etc/passwd", "//etc/passwd",
+                      "/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd.jpg", "/image/..%2F..%2Fetc%2Fpasswd",
+                      "/image/" + quoted, "/photo/" + quoted, "/" + quoted, "/image/" + path,
+                      "/image/4294967297.jpg", "/photo/99999999", "/image/0.jpg", "/crop/not-a-face-id.jpg",
+                      "/crop/00000000-0000-0000-0000-000000000000.jpg", "/person/..", "/person/%3Cscript%3E",
+                      "/person/-1", "/search?face=../../etc/passwd"]:
+            status, _, body = server.request("GET", probe)
+            check(status == 404 and "root:" not in body and "<html" in body, f"GET {probe} -> 404 page ({status})")
+        linked_asset, linked_face = next((r[2], r[0]) for r in face_rows if r[3].endswith("/linked/biden_link.jpg"))
+        status, _, _ = server.request("GET", f"/image/{linked_asset}.jpg")
+        check(status == 404, f"a catalog photo swapped for a symlink out of the library -> 404 ({status})")
+        status, _, _ = server.request("GET", f"/crop/{linked_face}.jpg")
+        check(status == 404, f"its face crop -> 404 ({status})")
+        check(os.path.isdir(cache) and len(os.listdir(cache)) > 0, "the crops are cached in --cache-dir")
+
+        # In headless Chromium: the tiles' and the person's crops load, the photo's boxes are drawn.
+        import cdp
+        shots = os.environ.get("FACEFILL_SERVICE_SHOTS") or os.path.join(work, "screenshots")
+        os.makedirs(shots, exist_ok=True)
+        b = cdp.Browser()
+        try:
+            tab = b.page()
+            loaded = "[...document.querySelectorAll('{} img')].every(i => i.complete && i.naturalWidth > 0)"
+            tab.navigate(server.url + "/")
+            check(tab.eval("document.querySelectorAll('#people .tile').length") == len(clusters) and
+                  tab.eval(loaded.format("#people .tile")), "browser: People's tiles show their crops")
+            prefix = "service-" if service_db else "postgres-"
+            tab.screenshot(os.path.join(shots, prefix + "1-people.png"))
+            tab.click_and_wait(f"#people .tile[data-cluster='{obama}']")
+            check(tab.eval("document.querySelectorAll('#faces .face').length") == len(in_cluster) and
+                  tab.eval(loaded.format("#faces .face")), "browser: the obama person's crops")
+            tab.screenshot(os.path.join(shots, prefix + "2-person.png"))
+            tab.navigate(server.url + f"/photo/{asset}")
+            check(tab.eval("document.querySelectorAll('#photo svg rect.box').length") == per_asset[asset] and
+                  tab.eval("document.querySelector('#photo img').naturalWidth > 0"), "browser: the photo and its boxes")
+            tab.screenshot(os.path.join(shots, prefix + "3-photo.png"))
+        finally:
+            b.close()
+    finally:
+        check(server.stop() == 0, "serve stops cleanly on SIGTERM")
+
+
 def in_cluster_of(db, face_id):
     row = db.execute("SELECT COALESCE(cluster_id, '') FROM face_instances WHERE id = ?", (face_id,)).fetchone()
     return row[0] if row else None
@@ -552,6 +739,8 @@ def main():
         live(cli, shared, work)
     elif mode == "queue":
         queue(cli, shared, work)
+    elif mode == "service":
+        service(cli, shared, work)
     if failures:
         print(f"{len(failures)} check(s) failed")
         sys.exit(1)

@@ -1,5 +1,5 @@
-// `facefill serve [--port 8080] [--bind 127.0.0.1] [--queue redis://...]`: the local web page over the catalog
-// (src/web).
+// `facefill serve [--port 8080] [--bind 127.0.0.1] [--queue redis://...] [--cache-dir DIR]`: the local web page
+// over the catalog, SQLite or PostgreSQL (src/web).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -43,12 +43,14 @@ int Run(ServeFlags flags) {
     spdlog::error("{}", valid.ToString());
     return kExitUsage;
   }
+  std::string db, vectors;  // as --db / --vectors / --service-env name them
+  if (int rc = ResolveStoreUrls(flags.stores, &db, &vectors); rc != kExitOk) return rc;
   Stores stores;
   if (int rc = OpenStoresOrExit(flags.stores, &stores); rc != kExitOk) return rc;
   // Search goes through the HNSW index beside an embedded catalog's own vectors, as `facefill search` does.
-  if ((flags.stores.vectors.empty() || flags.stores.vectors == "local") && flags.stores.service_env.empty() &&
-      !UsesPgvector(flags.stores.vectors, flags.stores.db)) {
-    stores.vectors = WithFaceIndex(std::move(stores.vectors), flags.stores.db);
+  // On PostgreSQL it goes through the vector store's own search (the service's Qdrant collection, or pgvector).
+  if ((vectors.empty() || vectors == "local") && !UsesPgvector(vectors, db)) {
+    stores.vectors = WithFaceIndex(std::move(stores.vectors), db);
   }
   std::unique_ptr<JobQueue> queue;
   if (const std::string url = QueueUrl(flags.queue, flags.stores.service_env); !url.empty()) {
@@ -57,8 +59,7 @@ int Run(ServeFlags flags) {
   }
   auto analyzer = OpenAnalyzer(flags.models, flags.models.threads >= 0 ? flags.models.threads : 0);
   if (!analyzer) spdlog::warn("no model pack: search by photo is off (search by a stored face still works)");
-  auto server =
-      WebServer::Create(flags.stores.db, std::move(stores), std::move(analyzer), flags.options, std::move(queue));
+  auto server = WebServer::Create(db, std::move(stores), std::move(analyzer), flags.options, std::move(queue));
   if (!server.ok()) {
     spdlog::error("{}", server.status().ToString());
     return server.status().code() == StatusCode::kUnavailable ? kExitFailure : kExitUsage;
@@ -83,7 +84,9 @@ int Run(ServeFlags flags) {
 void RegisterServe(CLI::App* app) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd =
-      app->add_subcommand("serve", "A local web page over the embedded catalog: people, photos, search, status");
+      app->add_subcommand("serve",
+                          "A local web page over the catalog (SQLite, or PostgreSQL read only): people, photos, "
+                          "search, status");
   AddStoreFlags(cmd, &flags->stores);
   AddModelFlags(cmd, &flags->models);
   cmd->add_option("--port", flags->options.port, "TCP port (0: any free one, printed at start)")->capture_default_str();
@@ -94,6 +97,9 @@ void RegisterServe(CLI::App* app) {
   cmd->add_option("--cache-mb", flags->cache_mb,
                   "Face crops and downscaled photos kept on disk beside the catalog (CATALOG.webcache), MiB")
       ->capture_default_str();
+  cmd->add_option("--cache-dir", flags->options.cache_dir,
+                  "Folder of that cache (default: beside an embedded catalog; for PostgreSQL, "
+                  "$XDG_CACHE_HOME/facefill/postgresql-HASH.webcache)");
   AddQueueFlag(cmd, &flags->queue);
   cmd->final_callback([flags] { throw CommandResult(Run(*flags)); });
 }
