@@ -14,6 +14,7 @@ find_package(Protobuf REQUIRED)
 find_package(ONNX REQUIRED)
 pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)  # libjpeg-turbo's libjpeg API: scanline crop and skip
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)

@@ -21,7 +21,7 @@ mkdir -p "$deps/downloads"
 
 apt_packages=(
   build-essential cmake pkg-config clang-format ca-certificates
-  libopencv-dev libheif-dev libturbojpeg0-dev libsqlite3-dev libpqxx-dev libpq-dev libhiredis-dev
+  libopencv-dev libheif-dev libturbojpeg0-dev libjpeg62-turbo-dev libsqlite3-dev libpqxx-dev libpq-dev libhiredis-dev
   libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev uuid-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhnswlib-dev libcpp-httplib-dev libonnx-dev libprotobuf-dev
   postgresql postgresql-server-dev-15 redis-server
