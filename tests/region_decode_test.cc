@@ -294,6 +294,28 @@ TEST_F(RegionDecodeTest, TruncatedJpegIsACorruptImageWithItsReason) {
   EXPECT_EQ(broken.status().code(), StatusCode::kCorruptImage);
 }
 
+// A region that cannot be decoded is the image's error with its reason (the backfill records it for the asset),
+// and no crop is appended.
+TEST_F(RegionDecodeTest, ARegionDecodeFailureIsTheImagesError) {
+  const auto big = TwelveMegapixel(SharedDir() / "images/group/insightface_t1.jpg");
+  auto image = DecodeImageKeepingBytes(big, "t1.jpg", RegionPolicy());
+  ASSERT_TRUE(image.ok());
+  ASSERT_NE(image->jpeg, nullptr);
+  auto detections = analyzer_->Detect(image->bgr);
+  ASSERT_TRUE(detections.ok());
+  ASSERT_FALSE(detections->empty());
+  std::vector<FiveLandmarks> landmarks;
+  for (const auto& d : *detections) landmarks.push_back(d.landmarks);
+  // The kept bytes lose all but their first eighth after the reduced decode: the faces' rows are gone.
+  image->jpeg =
+      std::make_shared<const std::vector<uint8_t>>(big.begin(), big.begin() + static_cast<long>(big.size() / 8));
+  std::vector<cv::Mat> crops(1);
+  Status status = pipeline::AlignFaces(*analyzer_, *image, landmarks, "t1.jpg", &crops);
+  EXPECT_EQ(status.code(), StatusCode::kCorruptImage) << status.ToString();
+  EXPECT_NE(status.message().find("t1.jpg: jpeg data is truncated"), std::string::npos) << status.ToString();
+  EXPECT_EQ(crops.size(), 1u);
+}
+
 // The stored vector of each face of the catalog's only asset.
 std::vector<std::vector<float>> StoredVectors(const fs::path& db_path) {
   sqlite3* db = nullptr;
