@@ -116,15 +116,20 @@ void Measure(const Flags& f, const std::vector<fs::path>& files, FaceAnalyzer& a
   // What reduced decode costs in accuracy: the pipeline's own policy on this corpus, and a forced 1/2 decode on
   // the (mostly small) shared photos, where it is not used by default.
   std::vector<fs::path> sample_files(files.begin(), files.begin() + std::min<size_t>(files.size(), f.sample));
-  r->pipeline_decode_similarity = ReducedDecodeSimilarity(analyzer, sample_files, pipeline_decode);
+  r->pipeline_decode_similarity = PolicyDecodeSimilarity(analyzer, sample_files, pipeline_decode);
   std::cerr << "  pipeline decode similarity: " << ToJson(*r)["pipeline_decode_similarity"].dump() << "\n";
+  DecodeOptions region_decode = pipeline_decode;
+  region_decode.region_decode = true;
+  r->region_decode_similarity = PolicyDecodeSimilarity(analyzer, sample_files, region_decode);
+  std::cerr << "  region decode similarity: " << ToJson(*r)["region_decode_similarity"].dump() << "\n";
   if (!f.shared.empty()) {
-    r->half_decode_similarity_shared = ReducedDecodeSimilarity(analyzer, PhotosUnder(f.shared), half);
+    r->half_decode_similarity_shared = PolicyDecodeSimilarity(analyzer, PhotosUnder(f.shared), half);
     std::cerr << "  1/2 decode similarity (shared photos): " << ToJson(*r)["half_decode_similarity_shared"].dump()
               << "\n";
   }
 
   r->pipelined = RepeatBackfill(setup, "pipelined", {}, f.repetitions);
+  r->pipelined_region_decode = RepeatBackfill(setup, "pipelined_region_decode", {"--region-decode"}, f.repetitions);
   r->sequential = RepeatBackfill(setup, "sequential", {"--sequential", "--decode-scale", "1"}, f.repetitions);
   r->sequential_allocator_fixed =
       RepeatBackfill(setup, "sequential_allocator_fixed",

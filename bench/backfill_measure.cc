@@ -17,6 +17,7 @@
 #include "child_process.h"
 #include "core/process_tuning.h"
 #include "facefill/runtime.h"
+#include "pipeline/region_align.h"
 
 namespace facefill::bench {
 namespace {
@@ -244,30 +245,38 @@ InferenceOnly MeasureInferenceOnly(FaceAnalyzer& analyzer, const std::vector<cv:
   return {total / wall, faces / wall, cores};
 }
 
-DecodeSimilarity ReducedDecodeSimilarity(FaceAnalyzer& analyzer, const std::vector<fs::path>& files,
-                                         const DecodeOptions& reduced) {
+DecodeSimilarity PolicyDecodeSimilarity(FaceAnalyzer& analyzer, const std::vector<fs::path>& files,
+                                        const DecodeOptions& policy) {
   std::vector<double> cosines;
   int images = 0;
   for (const auto& file : files) {
+    std::vector<uint8_t> bytes;
+    if (!ReadFileBytes(file, policy.max_file_bytes, &bytes).ok()) continue;
     DecodeOptions full;
-    auto a = DecodeImageFile(file, full);
-    auto b = DecodeImageFile(file, reduced);
+    auto a = DecodeImage(bytes, file.string(), full);
+    auto b = DecodeImageKeepingBytes(bytes, file.string(), policy);
     if (!a.ok() || !b.ok() || a->format != ImageFormat::kJpeg || b->scale == 1.0) continue;
-    auto fa = analyzer.Analyze(a->bgr), fb = analyzer.Analyze(b->bgr);
-    if (!fa.ok() || !fb.ok()) continue;
+    auto fa = analyzer.Analyze(a->bgr);
+    auto detections = analyzer.Detect(b->bgr);
+    if (!fa.ok() || !detections.ok()) continue;
+    std::vector<FiveLandmarks> landmarks;
+    for (const auto& d : *detections) landmarks.push_back(d.landmarks);
+    std::vector<cv::Mat> crops;
+    if (!pipeline::AlignFaces(analyzer, *b, landmarks, file.string(), &crops).ok()) continue;
+    auto embeddings = analyzer.Embed(crops);
+    if (!embeddings.ok()) continue;
     ++images;
+    const auto k = static_cast<float>(1 / b->scale);
     for (const auto& x : *fa) {
       if (x.detection.score < 0.5f) continue;
-      const auto& bx = x.detection.box;
       float best_iou = 0;
-      const AnalyzedFace* best = nullptr;
-      for (const auto& y : *fb) {
-        const float k = static_cast<float>(1 / b->scale);
-        BoxF scaled{y.detection.box.x1 * k, y.detection.box.y1 * k, y.detection.box.x2 * k, y.detection.box.y2 * k};
-        float iou = BoxIou(bx, scaled);
-        if (iou > best_iou) best_iou = iou, best = &y;
+      size_t best = 0;
+      for (size_t i = 0; i < detections->size(); ++i) {
+        const BoxF& y = (*detections)[i].box;
+        const float iou = BoxIou(x.detection.box, BoxF{y.x1 * k, y.y1 * k, y.x2 * k, y.y2 * k});
+        if (iou > best_iou) best_iou = iou, best = i;
       }
-      if (best != nullptr && best_iou > 0.5f) cosines.push_back(CosineSimilarity(x.embedding, best->embedding));
+      if (best_iou > 0.5f) cosines.push_back(CosineSimilarity(x.embedding, (*embeddings)[best]));
     }
   }
   if (cosines.empty()) return {};

@@ -70,7 +70,7 @@ struct InferenceOnly {
   unsigned threads = 1;
 };
 
-// Embedding similarity a reduced decode keeps against full decode, face by face.
+// Embedding similarity a decode policy keeps against full decode, face by face.
 struct DecodeSimilarity {
   int images = 0;
   size_t faces = 0;  // 0: nothing compared, the rest unset
@@ -98,8 +98,10 @@ struct BenchResults {
   Ceiling ceiling;
   InferenceOnly inference_only;
   DecodeSimilarity pipeline_decode_similarity;
+  DecodeSimilarity region_decode_similarity;  // the same sample with --region-decode
   std::optional<DecodeSimilarity> half_decode_similarity_shared;
   RepeatedBackfill pipelined, sequential, sequential_allocator_fixed;
+  RepeatedBackfill pipelined_region_decode;  // pipelined with --region-decode
   std::vector<SweepPoint> sweep;
 };
 
@@ -125,7 +127,10 @@ double DecodeMs(const Sample& sample, const DecodeOptions& options);
 Ceiling MeasureCeiling(FaceAnalyzer& analyzer, const Sample& sample, const DecodeOptions& decode,
                        std::vector<cv::Mat>* decoded);
 InferenceOnly MeasureInferenceOnly(FaceAnalyzer& analyzer, const std::vector<cv::Mat>& images);
-DecodeSimilarity ReducedDecodeSimilarity(FaceAnalyzer& analyzer, const std::vector<std::filesystem::path>& files,
-                                         const DecodeOptions& reduced);
+// The backfill's own steps under `policy` (its decode, detection on those pixels, alignment from them or, with
+// region decode, from full-resolution regions) against detect -> align -> embed on a full decode; images `policy`
+// decodes in full are left out.
+DecodeSimilarity PolicyDecodeSimilarity(FaceAnalyzer& analyzer, const std::vector<std::filesystem::path>& files,
+                                        const DecodeOptions& policy);
 
 }  // namespace facefill::bench

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <utility>
@@ -37,6 +38,25 @@ json SimilarityJson(const DecodeSimilarity& s) {
           {"median_cosine", s.median_cosine},
           {"min_cosine", s.min_cosine},
           {"mean_cosine", s.mean_cosine}};
+}
+
+// Busy milliseconds per image of each stage in the pipelined runs (wall time inside the stage summed over its
+// threads, divided by the images processed), the median over the runs.
+struct StageMs {
+  double decode = 0, detect = 0, align = 0, embed = 0;
+};
+StageMs PipelinedStageMs(const RepeatedBackfill& r) {
+  std::map<std::string, std::vector<double>> per_stage;
+  for (const auto& run : r.runs) {
+    if (!run.error.empty() || run.report_json.empty()) continue;
+    const json report = json::parse(run.report_json);
+    const double images = std::max(1.0, report.value("processed", 0.0));
+    for (const auto& stage : report.value("stages", json::array())) {
+      per_stage[stage["stage"].get<std::string>()].push_back(1000 * stage["busy_seconds"].get<double>() / images);
+    }
+  }
+  return {Median(per_stage["decode"]), Median(per_stage["detect"]), Median(per_stage["align"]),
+          Median(per_stage["embed"])};
 }
 
 json BackendsJson(const BackendComparison& b) {
@@ -92,12 +112,17 @@ json ToJson(const BenchResults& r) {
                               {"faces_per_second", r.inference_only.faces_per_second},
                               {"threads", r.inference_only.threads}};
   result["pipeline_decode_similarity"] = SimilarityJson(r.pipeline_decode_similarity);
+  result["region_decode_similarity"] = SimilarityJson(r.region_decode_similarity);
   if (r.half_decode_similarity_shared) {
     result["half_decode_similarity_shared"] = SimilarityJson(*r.half_decode_similarity_shared);
   }
   result["pipelined"] = RepeatedJson(r.pipelined);
   result["sequential"] = RepeatedJson(r.sequential);
   result["sequential_allocator_fixed"] = RepeatedJson(r.sequential_allocator_fixed);
+  result["pipelined_region_decode"] = RepeatedJson(r.pipelined_region_decode);
+  const StageMs stages = PipelinedStageMs(r.pipelined);
+  result["pipelined_stage_ms_per_image"] = {
+      {"decode", stages.decode}, {"detect", stages.detect}, {"align", stages.align}, {"embed", stages.embed}};
   json sweep = json::array();
   for (const auto& s : r.sweep) {
     sweep.push_back(
@@ -128,7 +153,8 @@ std::string Markdown(const BenchResults& r) {
       r.date, r.images, r.corpus, r.models, r.cores, r.repetitions);
   for (const auto& [key, mode] : {std::pair<const char*, const RepeatedBackfill*>{"sequential", &r.sequential},
                                   {"sequential_allocator_fixed", &r.sequential_allocator_fixed},
-                                  {"pipelined", &r.pipelined}}) {
+                                  {"pipelined", &r.pipelined},
+                                  {"pipelined --region-decode", &r.pipelined_region_decode}}) {
     md += fmt::format("| {} | {:.2f} | {:.1f} | {:.0f} |\n", key, mode->images_per_second, mode->faces_per_second,
                       mode->peak_rss_mb);
   }
@@ -147,13 +173,25 @@ std::string Markdown(const BenchResults& r) {
       d.full_fresh_ms, d.half_fresh_ms, d.full_reused_ms, d.half_reused_ms, d.quarter_reused_ms);
   const Ratios ratios = ComputeRatios(r);
   md += fmt::format(
-      "Ratios: pipelined / sequential {:.2f}x; pipelined / sequential with the allocator fixed {:.2f}x; pipelined / "
-      "ceiling {:.2f}; pipelined / inference-only {:.2f}; catalog + vector writes {:.1f}% of wall time.\n",
-      ratios.pipelined_vs_sequential, ratios.pipelined_vs_sequential_allocator_fixed, ratios.pipelined_vs_ceiling,
-      ratios.pipelined_vs_inference_only, 100 * ratios.write_share_of_wall.value_or(0.0));
+      "| pipelined ({:.2f} images/s) against | images/s | ratio |\n|---|---|---|\n"
+      "| the old sequential loop | {:.2f} | {:.2f}x |\n"
+      "| the sequential loop with the allocator fixed | {:.2f} | {:.2f}x |\n"
+      "| the ceiling estimate | {:.2f} | {:.2f} |\n\n",
+      r.pipelined.images_per_second, r.sequential.images_per_second, ratios.pipelined_vs_sequential,
+      r.sequential_allocator_fixed.images_per_second, ratios.pipelined_vs_sequential_allocator_fixed,
+      c.images_per_second, ratios.pipelined_vs_ceiling);
+  const StageMs stages = PipelinedStageMs(r.pipelined);
+  md += fmt::format(
+      "| ms per image | decode | detect | align | embed |\n|---|---|---|---|---|\n"
+      "| CPU, each step alone on one thread (the ceiling's) | {:.1f} | {:.1f} | {:.2f} | {:.1f} |\n"
+      "| busy in the pipelined run (summed over threads) | {:.1f} | {:.1f} | {:.2f} | {:.1f} |\n\n",
+      c.decode_ms, c.detect_ms, c.align_ms, c.embed_ms, stages.decode, stages.detect, stages.align, stages.embed);
+  md += fmt::format("Pipelined / inference-only {:.2f}; catalog + vector writes {:.1f}% of wall time.\n",
+                    ratios.pipelined_vs_inference_only, 100 * ratios.write_share_of_wall.value_or(0.0));
   for (const auto& [similarity, what] :
        {std::pair<const DecodeSimilarity*, const char*>{&r.pipeline_decode_similarity,
                                                         "The pipeline's decode policy (auto scale)"},
+        {&r.region_decode_similarity, "Region decode (--region-decode)"},
         {r.half_decode_similarity_shared ? &*r.half_decode_similarity_shared : nullptr,
          "Forced 1/2-scale decode on the shared photos"}}) {
     if (similarity == nullptr || similarity->faces == 0) continue;
@@ -176,6 +214,7 @@ void DrawChart(const BenchResults& r, const std::filesystem::path& file) {
       {"sequential (old loop)", r.sequential.images_per_second},
       {"sequential, allocator fixed", r.sequential_allocator_fixed.images_per_second},
       {"pipelined backfill", r.pipelined.images_per_second},
+      {"pipelined, --region-decode", r.pipelined_region_decode.images_per_second},
       {"inference only", r.inference_only.images_per_second},
       {"compute ceiling", r.ceiling.images_per_second}};
   for (const auto& s : r.sweep) {

@@ -14,7 +14,8 @@ find_package(Protobuf REQUIRED)
 find_package(ONNX REQUIRED)
 pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
-# libjpeg-turbo's libjpeg API: `serve` decodes a photo only as far down as its face crops need.
+# libjpeg-turbo's libjpeg API: scanline crop and skip (region decode; `serve` decodes a photo only as far down as
+# its face crops need).
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(UUID REQUIRED IMPORTED_TARGET uuid)

@@ -1,5 +1,5 @@
 # Runs facefill-bench on 6 generated 3 MP images (1 repetition, no sweep) and checks bench.json/md/png exist and
-# report a positive pipelined rate.
+# report positive pipelined rates (with and without --region-decode) and the similarity, stage and ratio figures.
 file(REMOVE_RECURSE "${OUT}")
 execute_process(COMMAND "${BENCH}" --generate 6 --profile 3mp --repetitions 1 --sample 6 --no-sweep --out "${OUT}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -16,4 +16,14 @@ string(JSON rate GET "${json}" pipelined images_per_second)
 if(NOT rate GREATER 0)
   message(FATAL_ERROR "pipelined images_per_second is ${rate}")
 endif()
-message(STATUS "bench smoke: pipelined ${rate} images/s")
+string(JSON region_rate GET "${json}" pipelined_region_decode images_per_second)
+if(NOT region_rate GREATER 0)
+  message(FATAL_ERROR "pipelined --region-decode images_per_second is ${region_rate}")
+endif()
+foreach(key pipeline_decode_similarity region_decode_similarity pipelined_stage_ms_per_image ratios)
+  string(JSON value ERROR_VARIABLE missing GET "${json}" ${key})
+  if(missing)
+    message(FATAL_ERROR "bench.json has no ${key}")
+  endif()
+endforeach()
+message(STATUS "bench smoke: pipelined ${rate} images/s, with --region-decode ${region_rate}")

@@ -54,6 +54,8 @@ struct BackfillOptions {
   // and then processed here) instead of returning.
   bool wait_for_leases = false;
   // Large JPEGs are decoded at a reduced scale by default (shorter side kept >= 1000 px): faster, fewer page faults.
+  // With decode.region_decode (--region-decode), detection runs on the reduced decode the detector needs (longer
+  // side >= 640 px) and each face is aligned from its region decoded again at full resolution.
   DecodeOptions decode = [] {
     DecodeOptions d;
     d.reduce = 0;

@@ -16,6 +16,7 @@
 
 #include "exif_orientation.h"
 #include "facefill/image.h"
+#include "jpeg_regions.h"
 
 namespace facefill {
 namespace {
@@ -140,6 +141,7 @@ Status DecodeOptions::Validate() const {
     return Status(StatusCode::kInvalidArgument, "reduce must be 0 (auto), 1, 2, 4 or 8");
   }
   if (auto_min_side < 1) return Status(StatusCode::kInvalidArgument, "auto_min_side must be >= 1");
+  if (detect_side < 1) return Status(StatusCode::kInvalidArgument, "detect_side must be >= 1");
   return Status::Ok();
 }
 
@@ -203,6 +205,34 @@ Result<DecodedImage> DecodeImage(std::span<const uint8_t> bytes, std::string_vie
     if (swapped) std::swap(decoded.width, decoded.height);
   }
   decoded.scale = static_cast<double>(decoded.bgr.cols) / decoded.width;
+  decoded.orientation = orientation;
+  return decoded;
+}
+
+Result<DecodedImage> DecodeImageKeepingBytes(std::vector<uint8_t> bytes, std::string_view name,
+                                             const DecodeOptions& options) {
+  FACEFILL_RETURN_IF_ERROR(options.Validate());
+  if (!options.region_decode) return DecodeImage(bytes, name, options);
+  DecodeOptions effective = options;
+  auto header = ReadImageHeader(bytes);
+  if (header.ok() && header->format == ImageFormat::kJpeg) {
+    if (!image_internal::JpegDecodesByRegion(bytes)) {
+      // Faces could only come from the reduced pixels: decode in full instead, as formats without DCT scaling do.
+      effective.reduce = 1;
+    } else if (effective.reduce == 0) {
+      // The largest DCT scale whose longer side still fills the detector's canvas.
+      const int longer = std::max(header->width, header->height);
+      effective.reduce = 1;
+      while (effective.reduce < 8 &&
+             (longer + effective.reduce * 2 - 1) / (effective.reduce * 2) >= options.detect_side) {
+        effective.reduce *= 2;
+      }
+    }
+  }
+  FACEFILL_ASSIGN_OR_RETURN(DecodedImage decoded, DecodeImage(bytes, name, effective));
+  if (decoded.format == ImageFormat::kJpeg && decoded.scale < 1.0) {
+    decoded.jpeg = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  }
   return decoded;
 }
 

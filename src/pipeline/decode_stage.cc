@@ -1,6 +1,7 @@
 // The decode stage: asset files opened beneath their library root and decoded from that descriptor.
 #include "decode_stage.h"
 
+#include <utility>
 #include <vector>
 
 #include "thread_boundary.h"
@@ -15,7 +16,8 @@ Result<DecodedImage> DecodeAsset(const AssetRecord& asset, const Containment& co
   if (!file.ok()) return file.status();
   std::vector<uint8_t> bytes;
   FACEFILL_RETURN_IF_ERROR(ReadOpenFileBytes(file->get(), asset.path, options.max_file_bytes, &bytes));
-  return DecodeImage(bytes, asset.path, options);
+  // With region decode the bytes stay with the image: its faces are decoded again from them, never from the path.
+  return DecodeImageKeepingBytes(std::move(bytes), asset.path, options);
 }
 
 void DecodeStage::Start(int threads, BoundedQueue<AssetRecord>* in, BoundedQueue<DecodedAsset>* out,

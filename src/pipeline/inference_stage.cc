@@ -6,6 +6,7 @@
 #include "../core/process_tuning.h"
 #include "face_records.h"
 #include "facefill/runtime.h"
+#include "region_align.h"
 #include "thread_boundary.h"
 
 namespace facefill::pipeline {
@@ -24,8 +25,9 @@ Status AlignKept(FaceAnalyzer& analyzer, const DecodedImage& image, const std::v
   outcome->faces = ToFaceRecords(outcome->asset, detections, image.scale, options, analyzer.pack().id, &kept);
   outcome->state = outcome->faces.empty() ? ScanState::kNoFaces : ScanState::kDone;
   auto timer = clock->Start("align");
-  for (size_t i : kept) crops->push_back(analyzer.Align(image.bgr, detections[i].landmarks));
-  return Status::Ok();
+  std::vector<FiveLandmarks> landmarks;
+  for (size_t i : kept) landmarks.push_back(detections[i].landmarks);
+  return AlignFaces(analyzer, image, landmarks, outcome->asset.path, crops);
 }
 
 Status DetectAndAlign(FaceAnalyzer& analyzer, const DecodedImage& image, const BackfillOptions& options,

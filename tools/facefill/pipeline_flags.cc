@@ -37,6 +37,9 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
   app->add_option("--max-file-size", o->decode.max_file_bytes, "Refuse larger files (bytes)")->capture_default_str();
   app->add_option("--decode-scale", o->decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")
       ->capture_default_str();
+  app->add_flag("--region-decode", o->decode.region_decode,
+                "JPEGs: detect on the reduced decode the detector needs and align each face from its region decoded "
+                "again at full resolution (the file is read once)");
   app->add_option("--library-root", o->library_roots,
                   "Read only files inside these folders (in addition to the roots `scan` recorded)");
   auto* lease = app->add_option("--assets-per-lease", o->assets_per_lease, "Shared catalogs: assets leased at a time")
