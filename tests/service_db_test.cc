@@ -91,12 +91,7 @@ class ServiceDatabaseTest : public ::testing::Test {
     FACEFILL_REQUIRE_PATH(fs::path(SchemaFile()), "../shared/service/schema.sql");
     FACEFILL_REQUIRE_PATH(testing::DefaultPackDir(), "the default model pack (scripts/setup.sh)");
     ASSERT_NE(testing::Services(), nullptr);
-    url_ = testing::FreshPostgresDatabase("service", /*standalone=*/false);
-    auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " + ShellQuote(SchemaFile()) + " " + ShellQuote(url_));
-    ASSERT_EQ(status, 0) << out;
-    pqxx::connection conn(url_);
-    pqxx::nontransaction txn(conn);
-    txn.exec("INSERT INTO alembic_version VALUES ('013_add_discovering_session_status')");
+    url_ = testing::FreshServiceDatabase("service");
     public_schema_ = SchemaDump(url_);
   }
 

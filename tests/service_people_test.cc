@@ -97,24 +97,11 @@ class ServicePeopleTest : public ::testing::Test {
   }
 
   // A database as the service's migrations leave it.
-  void CreateServiceDatabase() {
-    url_ = testing::FreshPostgresDatabase("people", /*standalone=*/false);
-    auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " +
-                               ShellQuote((SharedDir() / "service" / "schema.sql").string()) + " " + ShellQuote(url_));
-    ASSERT_EQ(status, 0) << out;
-    pqxx::connection conn(url_);
-    pqxx::nontransaction txn(conn);
-    txn.exec("INSERT INTO alembic_version VALUES ('013_add_discovering_session_status')");
-  }
+  void CreateServiceDatabase() { url_ = testing::FreshServiceDatabase("people"); }
 
   // The service's settings file: this database and the loopback Qdrant's `faces` collection.
   std::string ServiceEnv(const FakeQdrant& qdrant) {
-    const std::string qdrant_url = qdrant.url("faces");  // qdrant://127.0.0.1:PORT/faces
-    const std::string http = "http://" + qdrant_url.substr(9, qdrant_url.rfind('/') - 9);
-    std::ofstream env(dir_ / "service.env");
-    env << "DATABASE_URL=postgresql+asyncpg" << url_.substr(url_.find("://")) << "\nQDRANT_URL=" << http
-        << "\nQDRANT_FACE_COLLECTION=faces\n";
-    return (dir_ / "service.env").string();
+    return testing::WriteServiceEnv(dir_ / "service.env", url_, qdrant.url("faces"));
   }
 
   // Copies the photos of these folders under images/ (less `except`) into the library.

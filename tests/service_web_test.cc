@@ -44,25 +44,13 @@ class ServiceWebTest : public ::testing::Test {
   }
 
   // A database as the service's migrations leave it.
-  void CreateServiceDatabase() {
-    url_ = testing::FreshPostgresDatabase("web", /*standalone=*/false);
-    auto [status, out] = Shell("psql -q -v ON_ERROR_STOP=1 -f " +
-                               ShellQuote((SharedDir() / "service" / "schema.sql").string()) + " " + ShellQuote(url_));
-    ASSERT_EQ(status, 0) << out;
-    pqxx::connection conn(url_);
-    pqxx::nontransaction txn(conn);
-    txn.exec("INSERT INTO alembic_version VALUES ('013_add_discovering_session_status')");
-  }
+  void CreateServiceDatabase() { url_ = testing::FreshServiceDatabase("web"); }
 
   // The service's settings file: this database, the loopback Qdrant's `faces` collection and the test Redis (whose
   // job queue the Status page shows).
   std::string ServiceEnv(const FakeQdrant& qdrant) {
-    const std::string qdrant_url = qdrant.url("faces");  // qdrant://127.0.0.1:PORT/faces
-    const std::string http = "http://" + qdrant_url.substr(9, qdrant_url.rfind('/') - 9);
-    std::ofstream env(dir_ / "service.env");
-    env << "DATABASE_URL=postgresql+asyncpg" << url_.substr(url_.find("://")) << "\nQDRANT_URL=" << http
-        << "\nQDRANT_FACE_COLLECTION=faces\nREDIS_URL=" << testing::Services()->redis << "/7\n";
-    return (dir_ / "service.env").string();
+    return testing::WriteServiceEnv(dir_ / "service.env", url_, qdrant.url("faces"),
+                                    "REDIS_URL=" + testing::Services()->redis + "/7\n");
   }
 
   fs::path library() const { return dir_ / "library"; }

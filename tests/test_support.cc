@@ -132,4 +132,27 @@ std::string FreshPostgresDatabase(const std::string& name, bool standalone) {
   return url;
 }
 
+std::string FreshServiceDatabase(const std::string& name) {
+  const std::string url = FreshPostgresDatabase(name, /*standalone=*/false);
+  if (url.empty()) return url;
+  const auto loaded =
+      RunShell("psql -q -v ON_ERROR_STOP=1 -f " + ShellQuote((SharedDir() / "service" / "schema.sql").string()) + " " +
+               ShellQuote(url) + " 2>&1");
+  EXPECT_EQ(loaded.exit_code, 0) << loaded.out;
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  txn.exec("INSERT INTO alembic_version VALUES ('013_add_discovering_session_status')");
+  return url;
+}
+
+std::string WriteServiceEnv(const std::filesystem::path& path, const std::string& database_url,
+                            const std::string& qdrant_url, const std::string& extra) {
+  const std::string host = qdrant_url.substr(9, qdrant_url.rfind('/') - 9);  // after "qdrant://"
+  std::ofstream env(path);
+  env << "DATABASE_URL=postgresql+asyncpg" << database_url.substr(database_url.find("://")) << "\nQDRANT_URL=http://"
+      << host << "\nQDRANT_FACE_COLLECTION=" << qdrant_url.substr(qdrant_url.rfind('/') + 1) << "\n"
+      << extra;
+  return path.string();
+}
+
 }  // namespace facefill::testing

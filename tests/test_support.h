@@ -57,6 +57,14 @@ std::string FreshPostgresDatabase(const std::string& name, bool standalone = tru
 // `models batchify` of `model` into `dir` (same file name), verified on the shared photos; a gtest failure if refused.
 std::filesystem::path BatchifiedCopy(const std::filesystem::path& model, const TempDir& dir);
 
+// A new database on the test server holding the image-search service's schema at its Alembic head
+// (../shared/service/schema.sql), as the service's migrations leave it. Its URL; a test failure when it cannot load.
+std::string FreshServiceDatabase(const std::string& name);
+// Writes the service's settings file (.env) at `path`: `database_url` in its asyncpg form, the Qdrant of `qdrant_url`
+// (qdrant://HOST:PORT/COLLECTION) as QDRANT_URL and QDRANT_FACE_COLLECTION, then `extra` lines. Returns `path`.
+std::string WriteServiceEnv(const std::filesystem::path& path, const std::string& database_url,
+                            const std::string& qdrant_url, const std::string& extra = "");
+
 // `s` quoted for a POSIX shell command line.
 std::string ShellQuote(const std::string& s);
 // The last line of a command's output that is a JSON object or array (null when none is).
