@@ -34,10 +34,6 @@ using testing::TempDir;
 std::string SchemaFile() { return (SharedDir() / "service" / "schema.sql").string(); }
 
 // Runs a shell command; its exit status and everything it printed.
-std::pair<int, std::string> Shell(const std::string& command) {
-  auto result = testing::RunShell(command + " 2>&1");
-  return {result.exit_code, result.out};
-}
 
 using testing::ShellQuote;
 
@@ -46,7 +42,7 @@ std::string SchemaDump(const std::string& url, const std::vector<std::string>& t
   std::string command = "pg_dump --schema-only --no-owner --no-privileges";
   if (tables.empty()) command += " --schema=public";
   for (const auto& t : tables) command += " -t " + ShellQuote(t);
-  auto [status, out] = Shell(command + " " + ShellQuote(url));
+  auto [status, out] = testing::RunShell(command + " " + ShellQuote(url) + " 2>&1");
   EXPECT_EQ(status, 0) << out;
   std::string kept;
   std::istringstream lines(out);
@@ -61,11 +57,7 @@ std::string SchemaDump(const std::string& url, const std::vector<std::string>& t
 int64_t QueryInt(pqxx::nontransaction& txn, const std::string& sql) { return txn.exec1(sql)[0].as<int64_t>(); }
 
 // The CLI's exit status and what it printed.
-std::pair<int, std::string> Cli(const std::vector<std::string>& args) {
-  std::string command = FACEFILL_CLI;
-  for (const auto& a : args) command += " " + ShellQuote(a);
-  return Shell(command);
-}
+testing::ChildResult Cli(const std::vector<std::string>& args) { return testing::RunQuoted(FACEFILL_CLI, args); }
 
 std::string RandomUuid(std::mt19937& random) {
   std::uniform_int_distribution<int> hex(0, 15);
@@ -359,7 +351,7 @@ TEST_F(ServiceDatabaseTest, TheModelGuardRefusesAnotherModelsCollectionBeforeRea
   SeedServiceFaces(AddPhotos("obama"), qdrant, /*random_vectors=*/true);
   AddPhotos("biden");
   const std::string env = ServiceEnv(qdrant);
-  ASSERT_EQ(Cli({"scan", (dir_ / "library").string(), "--service-env", env}).first, 0);
+  ASSERT_EQ(Cli({"scan", (dir_ / "library").string(), "--service-env", env}).exit_code, 0);
   auto [status, out] = Cli({"backfill", "-q", "--service-env", env});
   EXPECT_NE(status, 0) << out;
   EXPECT_NE(out.find("holds vectors of another model"), std::string::npos) << out;
@@ -375,7 +367,7 @@ TEST_F(ServiceDatabaseTest, TheModelGuardRefusesAnotherModelsCollectionBeforeRea
   FakeQdrant small;
   small.CreateCollection("faces", 128);
   AddPhotos("celeb");  // new work for it
-  ASSERT_EQ(Cli({"scan", (dir_ / "library").string(), "--db", url_, "--vectors", small.url("faces")}).first, 0);
+  ASSERT_EQ(Cli({"scan", (dir_ / "library").string(), "--db", url_, "--vectors", small.url("faces")}).exit_code, 0);
   const int64_t scanned_before = QueryInt(txn, "SELECT COUNT(*) FROM facefill.scan_status WHERE status <> 'pending'");
   auto [dim_status, dim_out] = Cli({"backfill", "-q", "--db", url_, "--vectors", small.url("faces")});
   EXPECT_NE(dim_status, 0);
@@ -428,7 +420,7 @@ TEST(StandaloneDatabaseTest, AnEmptyDatabaseIsRefusedUnlessStandaloneWhichCreate
 
   const std::string reference = testing::FreshPostgresDatabase("reference", /*standalone=*/false);
   auto [loaded, loaded_out] =
-      Shell("psql -q -v ON_ERROR_STOP=1 -f " + ShellQuote(SchemaFile()) + " " + ShellQuote(reference));
+      testing::RunQuoted("psql", {"-q", "-v", "ON_ERROR_STOP=1", "-f", SchemaFile(), reference});
   ASSERT_EQ(loaded, 0) << loaded_out;
   const std::vector<std::string> tables = {"public.image_assets", "public.image_assets_id_seq", "public.face_instances",
                                            "public.persons"};

@@ -27,11 +27,6 @@ using testing::TempDir;
 
 using testing::ShellQuote;
 
-std::pair<int, std::string> Shell(const std::string& command) {
-  auto result = testing::RunShell(command + " 2>&1");
-  return {result.exit_code, result.out};
-}
-
 struct CliRun {
   int exit_code = -1;
   std::string output;
@@ -39,10 +34,10 @@ struct CliRun {
 };
 
 CliRun Cli(const std::vector<std::string>& args) {
-  std::string command = FACEFILL_CLI;
-  for (const auto& a : args) command += " " + ShellQuote(a);
   CliRun run;
-  std::tie(run.exit_code, run.output) = Shell(command);
+  auto result = testing::RunQuoted(FACEFILL_CLI, args);
+  run.exit_code = result.exit_code;
+  run.output = std::move(result.out);
   run.last_json = testing::LastJsonLine(run.output);
   return run;
 }

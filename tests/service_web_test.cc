@@ -23,16 +23,7 @@ using testing::SharedDir;
 using testing::ShellQuote;
 using testing::TempDir;
 
-std::pair<int, std::string> Shell(const std::string& command) {
-  auto result = testing::RunShell(command + " 2>&1");
-  return {result.exit_code, result.out};
-}
-
-std::pair<int, std::string> Cli(const std::vector<std::string>& args) {
-  std::string command = FACEFILL_CLI;
-  for (const auto& a : args) command += " " + ShellQuote(a);
-  return Shell(command);
-}
+testing::ChildResult Cli(const std::vector<std::string>& args) { return testing::RunQuoted(FACEFILL_CLI, args); }
 
 class ServiceWebTest : public ::testing::Test {
  protected:
@@ -99,11 +90,12 @@ class ServiceWebTest : public ::testing::Test {
   // run by ctest).
   void ServePages(const std::vector<std::string>& stores) {
     const fs::path shots = fs::current_path() / "web-test" / "screenshots";
-    auto [code, out] = Shell("FACEFILL_SERVICE_SHOTS=" + ShellQuote(shots.string()) + " FACEFILL_SERVICE_STORES=" +
-                             ShellQuote(json(stores).dump()) + " FACEFILL_SERVICE_PG=" + ShellQuote(url_) +
-                             " FACEFILL_SERVICE_LIBRARY=" + ShellQuote(library().string()) + " /usr/bin/python3 " +
-                             ShellQuote(FACEFILL_WEB_TEST) + " service " + ShellQuote(FACEFILL_CLI) + " " +
-                             ShellQuote(SharedDir().string()) + " " + ShellQuote((dir_ / "web").string()));
+    auto [code, out] =
+        testing::RunShell("FACEFILL_SERVICE_SHOTS=" + ShellQuote(shots.string()) + " FACEFILL_SERVICE_STORES=" +
+                          ShellQuote(json(stores).dump()) + " FACEFILL_SERVICE_PG=" + ShellQuote(url_) +
+                          " FACEFILL_SERVICE_LIBRARY=" + ShellQuote(library().string()) + " /usr/bin/python3 " +
+                          ShellQuote(FACEFILL_WEB_TEST) + " service " + ShellQuote(FACEFILL_CLI) + " " +
+                          ShellQuote(SharedDir().string()) + " " + ShellQuote((dir_ / "web").string()) + " 2>&1");
     std::cout << out;
     EXPECT_EQ(code, 0) << "web_test.py service failed (its FAIL lines above)";
     EXPECT_NE(out.find("all checks passed"), std::string::npos);

@@ -58,6 +58,12 @@ std::string ShellQuote(const std::string& s) {
   return quoted + "'";
 }
 
+ChildResult RunQuoted(const std::string& program, const std::vector<std::string>& args) {
+  std::string command = program;
+  for (const auto& a : args) command += " " + ShellQuote(a);
+  return RunShell(command + " 2>&1");
+}
+
 nlohmann::json LastJsonLine(const std::string& output) {
   nlohmann::json last;
   std::stringstream lines(output);

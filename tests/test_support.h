@@ -67,6 +67,8 @@ std::string WriteServiceEnv(const std::filesystem::path& path, const std::string
 
 // `s` quoted for a POSIX shell command line.
 std::string ShellQuote(const std::string& s);
+// Runs `program` with `args` (each quoted) through the shell, stdout and stderr together.
+ChildResult RunQuoted(const std::string& program, const std::vector<std::string>& args);
 // The last line of a command's output that is a JSON object or array (null when none is).
 nlohmann::json LastJsonLine(const std::string& output);
 
