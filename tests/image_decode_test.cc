@@ -32,55 +32,6 @@ std::vector<uint8_t> Encode(const std::string& ext, const cv::Mat& image, std::v
   return bytes;
 }
 
-// "Exif\0\0" + a big-endian TIFF block whose IFD0 holds only the Orientation tag.
-std::vector<uint8_t> ExifBlock(uint16_t orientation) {
-  return {'E',
-          'x',
-          'i',
-          'f',
-          0,
-          0,
-          'M',
-          'M',
-          0,
-          42,
-          0,
-          0,
-          0,
-          8,  // big-endian TIFF header, IFD0 at 8
-          0,
-          1,  // one entry
-          0x01,
-          0x12,
-          0,
-          3,
-          0,
-          0,
-          0,
-          1,  // tag 0x0112 SHORT count 1
-          static_cast<uint8_t>(orientation >> 8),
-          static_cast<uint8_t>(orientation & 0xff),
-          0,
-          0,
-          0,
-          0,
-          0,
-          0};  // value, next IFD = 0
-}
-
-// Inserts an APP1 EXIF segment with the given Orientation right after the JPEG's SOI marker.
-std::vector<uint8_t> WithExifOrientation(const std::vector<uint8_t>& jpeg, uint16_t orientation) {
-  std::vector<uint8_t> app1 = {0xFF, 0xE1, 0, 0};
-  auto exif = ExifBlock(orientation);
-  app1.insert(app1.end(), exif.begin(), exif.end());
-  const size_t length = app1.size() - 2;
-  app1[2] = static_cast<uint8_t>(length >> 8);
-  app1[3] = static_cast<uint8_t>(length & 0xff);
-  std::vector<uint8_t> out = jpeg;
-  out.insert(out.begin() + 2, app1.begin(), app1.end());
-  return out;
-}
-
 void AppendChunk(std::vector<uint8_t>* png, const char* type, const std::vector<uint8_t>& data) {
   const uint32_t length = static_cast<uint32_t>(data.size());
   for (int s = 24; s >= 0; s -= 8) png->push_back(static_cast<uint8_t>(length >> s));
@@ -130,7 +81,7 @@ std::vector<uint8_t> Heic(const cv::Mat& bgr, int exif_orientation) {
   heif_image_handle* handle = nullptr;
   EXPECT_EQ(heif_context_encode_image(context, image, encoder, nullptr, &handle).code, heif_error_Ok);
   if (exif_orientation != 1) {
-    auto block = ExifBlock(static_cast<uint16_t>(exif_orientation));
+    auto block = testing::ExifBlock(static_cast<uint16_t>(exif_orientation));
     heif_context_add_exif_metadata(context, handle, block.data(), static_cast<int>(block.size()));
   }
   heif_writer writer;
@@ -201,7 +152,7 @@ TEST(ImageDecodeTest, DecodesEveryAcceptedFormat) {
 TEST(ImageDecodeTest, JpegExifOrientationAppliedOnce) {
   const auto jpeg = Encode(".jpg", TestCard(), {cv::IMWRITE_JPEG_QUALITY, 95});
   // Orientation 6: stored landscape, shown rotated 90 degrees clockwise, so red moves to the top.
-  auto decoded = DecodeImage(WithExifOrientation(jpeg, 6), "exif6.jpg");
+  auto decoded = DecodeImage(testing::WithExifOrientation(jpeg, 6), "exif6.jpg");
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->width, 48);
   EXPECT_EQ(decoded->height, 64);
@@ -210,13 +161,13 @@ TEST(ImageDecodeTest, JpegExifOrientationAppliedOnce) {
   EXPECT_GT(top[2], 200);
   EXPECT_GT(bottom[0], 200);
   // Orientation 3: upside down, so red moves right.
-  auto flipped = DecodeImage(WithExifOrientation(jpeg, 3), "exif3.jpg");
+  auto flipped = DecodeImage(testing::WithExifOrientation(jpeg, 3), "exif3.jpg");
   ASSERT_TRUE(flipped.ok());
   EXPECT_GT(flipped->bgr.at<cv::Vec3b>(24, 56)[2], 200);
   // Orientation ignored on request.
   DecodeOptions raw;
   raw.apply_orientation = false;
-  auto ignored = DecodeImage(WithExifOrientation(jpeg, 6), "exif6.jpg", raw);
+  auto ignored = DecodeImage(testing::WithExifOrientation(jpeg, 6), "exif6.jpg", raw);
   ASSERT_TRUE(ignored.ok());
   EXPECT_EQ(ignored->bgr.cols, 64);
 }

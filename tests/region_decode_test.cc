@@ -23,51 +23,6 @@ using testing::ReadBytes;
 using testing::SharedDir;
 using testing::TempDir;
 
-// Inserts an APP1 EXIF segment whose IFD0 holds only the Orientation tag right after the JPEG's SOI marker (read
-// before any EXIF block the photo already has).
-std::vector<uint8_t> WithExifOrientation(const std::vector<uint8_t>& jpeg, uint16_t orientation) {
-  std::vector<uint8_t> app1 = {0xFF,
-                               0xE1,
-                               0,
-                               0,
-                               'E',
-                               'x',
-                               'i',
-                               'f',
-                               0,
-                               0,
-                               'M',
-                               'M',
-                               0,
-                               42,
-                               0,
-                               0,
-                               0,
-                               8,
-                               0,
-                               1,
-                               0x01,
-                               0x12,
-                               0,
-                               3,
-                               0,
-                               0,
-                               0,
-                               1,
-                               static_cast<uint8_t>(orientation >> 8),
-                               static_cast<uint8_t>(orientation & 0xff),
-                               0,
-                               0,
-                               0,
-                               0,
-                               0,
-                               0};
-  app1[3] = static_cast<uint8_t>(app1.size() - 2);
-  std::vector<uint8_t> out = jpeg;
-  out.insert(out.begin() + 2, app1.begin(), app1.end());
-  return out;
-}
-
 // A photo upscaled to a 12 MP camera frame (4000 px on its longer side) and encoded as a baseline JPEG, as the
 // benchmark corpus's images are.
 std::vector<uint8_t> TwelveMegapixel(const fs::path& photo) {
@@ -108,7 +63,7 @@ TEST_F(RegionDecodeTest, RegionsEqualAFullDecodeInEveryOrientation) {
                             "group/hpc203_selfie_crowd.jpg", "dlib_voc/2008_001322.jpg"}) {
     const auto original = ReadBytes(images / photo);
     for (uint16_t orientation = 1; orientation <= 8; ++orientation) {
-      const auto jpeg = WithExifOrientation(original, orientation);
+      const auto jpeg = testing::WithExifOrientation(original, orientation);
       auto full = DecodeImage(jpeg, photo, FullDecode());
       ASSERT_TRUE(full.ok()) << full.status().ToString();
       ASSERT_EQ(full->orientation, orientation);
@@ -155,7 +110,8 @@ std::vector<Photo> SharedJpegs(bool twelve_megapixel_only) {
       const std::string name = fs::relative(e.path(), SharedDir() / "images").string();
       // Rotated copies: EXIF 6 and 8 (axes swapped) and 3.
       for (uint16_t orientation : {3, 6, 8}) {
-        photos.push_back({fmt::format("{} (EXIF {})", name, orientation), WithExifOrientation(bytes, orientation)});
+        photos.push_back(
+            {fmt::format("{} (EXIF {})", name, orientation), testing::WithExifOrientation(bytes, orientation)});
       }
       photos.push_back({name, std::move(bytes)});
     }
@@ -163,7 +119,7 @@ std::vector<Photo> SharedJpegs(bool twelve_megapixel_only) {
   for (const char* photo : {"group/insightface_t1.jpg", "group/dlib_bald_guys.jpg", "celeb/kit_harington_1.jpeg",
                             "obama/obama.jpg", "biden/biden2.jpg"}) {
     auto big = TwelveMegapixel(SharedDir() / "images" / photo);
-    photos.push_back({fmt::format("{} at 12 MP (EXIF 6)", photo), WithExifOrientation(big, 6)});
+    photos.push_back({fmt::format("{} at 12 MP (EXIF 6)", photo), testing::WithExifOrientation(big, 6)});
     photos.push_back({fmt::format("{} at 12 MP", photo), std::move(big)});
   }
   return photos;

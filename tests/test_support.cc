@@ -74,6 +74,55 @@ nlohmann::json LastJsonLine(const std::string& output) {
   return last;
 }
 
+// "Exif\0\0" + a big-endian TIFF block whose IFD0 holds only the Orientation tag.
+std::vector<uint8_t> ExifBlock(uint16_t orientation) {
+  return {'E',
+          'x',
+          'i',
+          'f',
+          0,
+          0,
+          'M',
+          'M',
+          0,
+          42,
+          0,
+          0,
+          0,
+          8,  // big-endian TIFF header, IFD0 at 8
+          0,
+          1,  // one entry
+          0x01,
+          0x12,
+          0,
+          3,
+          0,
+          0,
+          0,
+          1,  // tag 0x0112 SHORT count 1
+          static_cast<uint8_t>(orientation >> 8),
+          static_cast<uint8_t>(orientation & 0xff),
+          0,
+          0,
+          0,
+          0,
+          0,
+          0};  // value, next IFD = 0
+}
+
+// Inserts an APP1 EXIF segment with the given Orientation right after the JPEG's SOI marker.
+std::vector<uint8_t> WithExifOrientation(const std::vector<uint8_t>& jpeg, uint16_t orientation) {
+  std::vector<uint8_t> app1 = {0xFF, 0xE1, 0, 0};
+  auto exif = ExifBlock(orientation);
+  app1.insert(app1.end(), exif.begin(), exif.end());
+  const size_t length = app1.size() - 2;
+  app1[2] = static_cast<uint8_t>(length >> 8);
+  app1[3] = static_cast<uint8_t>(length & 0xff);
+  std::vector<uint8_t> out = jpeg;
+  out.insert(out.begin() + 2, app1.begin(), app1.end());
+  return out;
+}
+
 bool InCi() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";

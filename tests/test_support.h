@@ -72,6 +72,11 @@ ChildResult RunQuoted(const std::string& program, const std::vector<std::string>
 // The last line of a command's output that is a JSON object or array (null when none is).
 nlohmann::json LastJsonLine(const std::string& output);
 
+// An EXIF block (TIFF header and IFD0) holding only the Orientation tag.
+std::vector<uint8_t> ExifBlock(uint16_t orientation);
+// `jpeg` with an APP1 EXIF segment holding only `orientation` inserted right after its SOI marker.
+std::vector<uint8_t> WithExifOrientation(const std::vector<uint8_t>& jpeg, uint16_t orientation);
+
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);
 
