@@ -118,7 +118,11 @@ void Measure(const Flags& f, const std::vector<fs::path>& files, FaceAnalyzer& a
   std::vector<fs::path> sample_files(files.begin(), files.begin() + std::min<size_t>(files.size(), f.sample));
   r->pipeline_decode_similarity = PolicyDecodeSimilarity(analyzer, sample_files, pipeline_decode);
   std::cerr << "  pipeline decode similarity: " << ToJson(*r)["pipeline_decode_similarity"].dump() << "\n";
-  DecodeOptions region_decode = pipeline_decode;
+  DecodeOptions auto_decode = pipeline_decode;  // the earlier default, --decode-scale 0
+  auto_decode.reduce = 0;
+  r->auto_decode_similarity = PolicyDecodeSimilarity(analyzer, sample_files, auto_decode);
+  std::cerr << "  auto decode similarity: " << ToJson(*r)["auto_decode_similarity"].dump() << "\n";
+  DecodeOptions region_decode = auto_decode;
   region_decode.region_decode = true;
   r->region_decode_similarity = PolicyDecodeSimilarity(analyzer, sample_files, region_decode);
   std::cerr << "  region decode similarity: " << ToJson(*r)["region_decode_similarity"].dump() << "\n";
@@ -129,6 +133,7 @@ void Measure(const Flags& f, const std::vector<fs::path>& files, FaceAnalyzer& a
   }
 
   r->pipelined = RepeatBackfill(setup, "pipelined", {}, f.repetitions);
+  r->pipelined_auto_decode = RepeatBackfill(setup, "pipelined_auto_decode", {"--decode-scale", "0"}, f.repetitions);
   r->pipelined_region_decode = RepeatBackfill(setup, "pipelined_region_decode", {"--region-decode"}, f.repetitions);
   r->sequential = RepeatBackfill(setup, "sequential", {"--sequential", "--decode-scale", "1"}, f.repetitions);
   r->sequential_allocator_fixed =

@@ -255,7 +255,8 @@ DecodeSimilarity PolicyDecodeSimilarity(FaceAnalyzer& analyzer, const std::vecto
     DecodeOptions full;
     auto a = DecodeImage(bytes, file.string(), full);
     auto b = DecodeImageKeepingBytes(bytes, file.string(), policy);
-    if (!a.ok() || !b.ok() || a->format != ImageFormat::kJpeg || b->scale == 1.0) continue;
+    // Photos the policy decodes in full count too: they check that the pipeline's steps give Analyze's embeddings.
+    if (!a.ok() || !b.ok() || a->format != ImageFormat::kJpeg) continue;
     auto fa = analyzer.Analyze(a->bgr);
     auto detections = analyzer.Detect(b->bgr);
     if (!fa.ok() || !detections.ok()) continue;

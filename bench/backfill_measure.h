@@ -98,9 +98,11 @@ struct BenchResults {
   Ceiling ceiling;
   InferenceOnly inference_only;
   DecodeSimilarity pipeline_decode_similarity;
+  DecodeSimilarity auto_decode_similarity;    // the same sample with --decode-scale 0 (the earlier default)
   DecodeSimilarity region_decode_similarity;  // the same sample with --region-decode
   std::optional<DecodeSimilarity> half_decode_similarity_shared;
   RepeatedBackfill pipelined, sequential, sequential_allocator_fixed;
+  RepeatedBackfill pipelined_auto_decode;    // pipelined with --decode-scale 0 (the earlier default)
   RepeatedBackfill pipelined_region_decode;  // pipelined with --region-decode
   std::vector<SweepPoint> sweep;
 };
@@ -128,8 +130,8 @@ Ceiling MeasureCeiling(FaceAnalyzer& analyzer, const Sample& sample, const Decod
                        std::vector<cv::Mat>* decoded);
 InferenceOnly MeasureInferenceOnly(FaceAnalyzer& analyzer, const std::vector<cv::Mat>& images);
 // The backfill's own steps under `policy` (its decode, detection on those pixels, alignment from them or, with
-// region decode, from full-resolution regions) against detect -> align -> embed on a full decode; images `policy`
-// decodes in full are left out.
+// region decode, from full-resolution regions) against detect -> align -> embed on a full decode, on every JPEG
+// (those `policy` decodes in full check that the backfill's steps give the same embeddings).
 DecodeSimilarity PolicyDecodeSimilarity(FaceAnalyzer& analyzer, const std::vector<std::filesystem::path>& files,
                                         const DecodeOptions& policy);
 

@@ -112,6 +112,7 @@ json ToJson(const BenchResults& r) {
                               {"faces_per_second", r.inference_only.faces_per_second},
                               {"threads", r.inference_only.threads}};
   result["pipeline_decode_similarity"] = SimilarityJson(r.pipeline_decode_similarity);
+  result["auto_decode_similarity"] = SimilarityJson(r.auto_decode_similarity);
   result["region_decode_similarity"] = SimilarityJson(r.region_decode_similarity);
   if (r.half_decode_similarity_shared) {
     result["half_decode_similarity_shared"] = SimilarityJson(*r.half_decode_similarity_shared);
@@ -119,6 +120,7 @@ json ToJson(const BenchResults& r) {
   result["pipelined"] = RepeatedJson(r.pipelined);
   result["sequential"] = RepeatedJson(r.sequential);
   result["sequential_allocator_fixed"] = RepeatedJson(r.sequential_allocator_fixed);
+  result["pipelined_auto_decode"] = RepeatedJson(r.pipelined_auto_decode);
   result["pipelined_region_decode"] = RepeatedJson(r.pipelined_region_decode);
   const StageMs stages = PipelinedStageMs(r.pipelined);
   result["pipelined_stage_ms_per_image"] = {
@@ -154,6 +156,7 @@ std::string Markdown(const BenchResults& r) {
   for (const auto& [key, mode] : {std::pair<const char*, const RepeatedBackfill*>{"sequential", &r.sequential},
                                   {"sequential_allocator_fixed", &r.sequential_allocator_fixed},
                                   {"pipelined", &r.pipelined},
+                                  {"pipelined --decode-scale 0", &r.pipelined_auto_decode},
                                   {"pipelined --region-decode", &r.pipelined_region_decode}}) {
     md += fmt::format("| {} | {:.2f} | {:.1f} | {:.0f} |\n", key, mode->images_per_second, mode->faces_per_second,
                       mode->peak_rss_mb);
@@ -190,7 +193,8 @@ std::string Markdown(const BenchResults& r) {
                     ratios.pipelined_vs_inference_only, 100 * ratios.write_share_of_wall.value_or(0.0));
   for (const auto& [similarity, what] :
        {std::pair<const DecodeSimilarity*, const char*>{&r.pipeline_decode_similarity,
-                                                        "The pipeline's decode policy (auto scale)"},
+                                                        "The pipeline's decode policy (default settings)"},
+        {&r.auto_decode_similarity, "Auto decode scale (--decode-scale 0)"},
         {&r.region_decode_similarity, "Region decode (--region-decode)"},
         {r.half_decode_similarity_shared ? &*r.half_decode_similarity_shared : nullptr,
          "Forced 1/2-scale decode on the shared photos"}}) {
@@ -214,6 +218,7 @@ void DrawChart(const BenchResults& r, const std::filesystem::path& file) {
       {"sequential (old loop)", r.sequential.images_per_second},
       {"sequential, allocator fixed", r.sequential_allocator_fixed.images_per_second},
       {"pipelined backfill", r.pipelined.images_per_second},
+      {"pipelined, --decode-scale 0", r.pipelined_auto_decode.images_per_second},
       {"pipelined, --region-decode", r.pipelined_region_decode.images_per_second},
       {"inference only", r.inference_only.images_per_second},
       {"compute ceiling", r.ceiling.images_per_second}};

@@ -1,5 +1,6 @@
 # Runs facefill-bench on 6 generated 3 MP images (1 repetition, no sweep) and checks bench.json/md/png exist and
-# report positive pipelined rates (with and without --region-decode) and the similarity, stage and ratio figures.
+# report positive pipelined rates (default, --decode-scale 0, --region-decode) and the similarity, stage and ratio
+# figures; the default decode policy (full resolution) must give every face exactly its full-decode embedding.
 file(REMOVE_RECURSE "${OUT}")
 execute_process(COMMAND "${BENCH}" --generate 6 --profile 3mp --repetitions 1 --sample 6 --no-sweep --out "${OUT}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -16,14 +17,24 @@ string(JSON rate GET "${json}" pipelined images_per_second)
 if(NOT rate GREATER 0)
   message(FATAL_ERROR "pipelined images_per_second is ${rate}")
 endif()
+string(JSON auto_rate GET "${json}" pipelined_auto_decode images_per_second)
+if(NOT auto_rate GREATER 0)
+  message(FATAL_ERROR "pipelined --decode-scale 0 images_per_second is ${auto_rate}")
+endif()
 string(JSON region_rate GET "${json}" pipelined_region_decode images_per_second)
 if(NOT region_rate GREATER 0)
   message(FATAL_ERROR "pipelined --region-decode images_per_second is ${region_rate}")
 endif()
-foreach(key pipeline_decode_similarity region_decode_similarity pipelined_stage_ms_per_image ratios)
+foreach(key pipeline_decode_similarity auto_decode_similarity region_decode_similarity pipelined_stage_ms_per_image
+    ratios)
   string(JSON value ERROR_VARIABLE missing GET "${json}" ${key})
   if(missing)
     message(FATAL_ERROR "bench.json has no ${key}")
   endif()
 endforeach()
+string(JSON default_min GET "${json}" pipeline_decode_similarity min_cosine)
+string(JSON default_faces GET "${json}" pipeline_decode_similarity faces)
+if(NOT default_faces GREATER 0 OR default_min LESS 0.9999)
+  message(FATAL_ERROR "default decode policy against full decode: ${default_faces} faces, min cosine ${default_min}")
+endif()
 message(STATUS "bench smoke: pipelined ${rate} images/s, with --region-decode ${region_rate}")

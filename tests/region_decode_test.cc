@@ -125,8 +125,10 @@ std::vector<Photo> SharedJpegs(bool twelve_megapixel_only) {
   return photos;
 }
 
+// What `backfill --region-decode` decodes with (it implies --decode-scale 0).
 DecodeOptions RegionPolicy() {
   DecodeOptions policy = BackfillOptions().decode;
+  policy.reduce = 0;
   policy.region_decode = true;
   return policy;
 }
@@ -299,21 +301,26 @@ double LowestBestCosine(const std::vector<std::vector<float>>& stored, const std
   return lowest;
 }
 
-// `backfill --region-decode` stores the vectors of faces aligned from full-resolution regions; without it, those of
-// faces aligned from the reduced decode.
+// `backfill` stores the vectors of a full decode's faces by default; with --region-decode, those of faces found on
+// the reduced decode and aligned from full-resolution regions; with --decode-scale 0, those aligned from the reduced
+// decode.
 TEST_F(RegionDecodeTest, BackfillRegionDecodeFlag) {
   TempDir dir;
   fs::create_directories(dir / "photos");
   const auto big = TwelveMegapixel(SharedDir() / "images/group/insightface_t1.jpg");
   testing::WriteBytes(dir / "photos/t1.jpg", big);
-  // What each policy's steps give, computed here.
-  std::vector<Embedding> expected[2];
-  for (int region : {0, 1}) {
+  // The three decode policies: the default (full resolution), --region-decode (which implies --decode-scale 0), and
+  // --decode-scale 0 (large JPEGs reduced). What each one's steps give, computed here.
+  const std::vector<std::string> flags = {"", " --region-decode", " --decode-scale 0"};
+  std::vector<Embedding> expected[3];
+  for (int policy_index : {0, 1, 2}) {
     DecodeOptions policy = BackfillOptions().decode;
-    policy.region_decode = region == 1;
+    if (policy_index > 0) policy.reduce = 0;
+    policy.region_decode = policy_index == 1;
     auto image = DecodeImageKeepingBytes(big, "t1.jpg", policy);
     ASSERT_TRUE(image.ok());
-    ASSERT_EQ(image->jpeg != nullptr, region == 1);
+    ASSERT_EQ(image->jpeg != nullptr, policy_index == 1);
+    ASSERT_EQ(image->scale == 1.0, policy_index == 0) << "the default decodes in full, the others reduced";
     auto detections = analyzer_->Detect(image->bgr);
     ASSERT_TRUE(detections.ok());
     std::vector<FiveLandmarks> landmarks;
@@ -322,26 +329,29 @@ TEST_F(RegionDecodeTest, BackfillRegionDecodeFlag) {
     ASSERT_TRUE(pipeline::AlignFaces(*analyzer_, *image, landmarks, "t1.jpg", &crops).ok());
     auto embeddings = analyzer_->Embed(crops);
     ASSERT_TRUE(embeddings.ok());
-    expected[region] = std::move(embeddings).value();
+    expected[policy_index] = std::move(embeddings).value();
   }
   const std::string models = " --detector " + (SharedDir() / "models/scrfd/det_2.5g.onnx").string() + " --recognizer " +
                              (DefaultPackDir() / "fr_feature.onnx").string();
-  std::vector<std::vector<float>> stored[2];
-  for (int region : {0, 1}) {
-    const fs::path db = dir / fmt::format("run{}.db", region);
+  std::vector<std::vector<float>> stored[3];
+  for (int policy_index : {0, 1, 2}) {
+    const fs::path db = dir / fmt::format("run{}.db", policy_index);
     ASSERT_EQ(testing::RunShell(fmt::format("{} scan {} --db sqlite:{} >/dev/null", FACEFILL_CLI,
                                             (dir / "photos").string(), db.string()))
                   .exit_code,
               0);
-    auto run = testing::RunShell(fmt::format("{} backfill -q --db sqlite:{}{}{} 2>&1", FACEFILL_CLI, db.string(),
-                                             models, region ? " --region-decode" : ""));
+    auto run = testing::RunShell(
+        fmt::format("{} backfill -q --db sqlite:{}{}{} 2>&1", FACEFILL_CLI, db.string(), models, flags[policy_index]));
     ASSERT_EQ(run.exit_code, 0) << run.out;
-    stored[region] = StoredVectors(db);
-    ASSERT_GE(stored[region].size(), 5u);
+    stored[policy_index] = StoredVectors(db);
+    ASSERT_GE(stored[policy_index].size(), 5u);
   }
-  EXPECT_GE(LowestBestCosine(stored[1], expected[1]), 0.9999);
-  EXPECT_GE(LowestBestCosine(stored[0], expected[0]), 0.9999);
+  for (int policy_index : {0, 1, 2}) {
+    EXPECT_GE(LowestBestCosine(stored[policy_index], expected[policy_index]), 0.9999) << flags[policy_index];
+  }
   EXPECT_LT(LowestBestCosine(stored[1], expected[0]), 0.9999) << "--region-decode changed nothing";
+  EXPECT_LT(LowestBestCosine(stored[2], expected[0]), 0.9999) << "--decode-scale 0 changed nothing";
+  EXPECT_LT(LowestBestCosine(stored[1], expected[2]), 0.9999) << "--region-decode aligned from the reduced decode";
 }
 
 }  // namespace

@@ -53,14 +53,13 @@ struct BackfillOptions {
   // When nothing is left to lease but other holders still have live leases, wait for them (committed, or expired
   // and then processed here) instead of returning.
   bool wait_for_leases = false;
-  // Large JPEGs are decoded at a reduced scale by default (shorter side kept >= 1000 px): faster, fewer page faults.
-  // With decode.region_decode (--region-decode), detection runs on the reduced decode the detector needs (longer
-  // side >= 640 px) and each face is aligned from its region decoded again at full resolution.
-  DecodeOptions decode = [] {
-    DecodeOptions d;
-    d.reduce = 0;
-    return d;
-  }();
+  // Images are decoded at full resolution: any other detector input moves the landmarks, and with them the
+  // embeddings (a 1/2-scale decode of 12 MP photos: median cosine 0.984, minimum 0.87-0.93 against full decode).
+  // decode.reduce = 0 (--decode-scale 0) trades that for less decode work: large JPEGs at the largest DCT scale that
+  // keeps the shorter side >= 1000 px. With decode.region_decode (--region-decode, which implies --decode-scale 0),
+  // detection runs on the reduced decode the detector needs (longer side >= 640 px) and each face is aligned from
+  // its region decoded again at full resolution.
+  DecodeOptions decode;
 
   Status Validate() const;
 };

@@ -35,11 +35,19 @@ void AddPipelineFlags(CLI::App* app, BackfillOptions* o) {
   AddHiddenAlias(app, commit, "--write-batch", &o->assets_per_commit);
   app->add_option("--max-pixels", o->decode.max_pixels, "Refuse larger images")->capture_default_str();
   app->add_option("--max-file-size", o->decode.max_file_bytes, "Refuse larger files (bytes)")->capture_default_str();
-  app->add_option("--decode-scale", o->decode.reduce, "JPEG decode scale 1/N: 1, 2, 4, 8, or 0 for auto")
-      ->capture_default_str();
-  app->add_flag("--region-decode", o->decode.region_decode,
-                "JPEGs: detect on the reduced decode the detector needs and align each face from its region decoded "
-                "again at full resolution (the file is read once)");
+  auto* scale = app->add_option("--decode-scale", o->decode.reduce,
+                                "JPEG decode scale 1/N: 1 (full resolution: the embeddings of a full decode), 2, 4, "
+                                "8, or 0 for auto (large JPEGs reduced, shorter side kept >= 1000 px: less decode "
+                                "work, slightly different embeddings)")
+                    ->capture_default_str();
+  app->add_flag_callback(
+      "--region-decode",
+      [o, scale] {
+        o->decode.region_decode = true;
+        if (scale->count() == 0) o->decode.reduce = 0;  // detection needs the reduced decode
+      },
+      "JPEGs: detect on the reduced decode the detector needs and align each face from its region decoded again at "
+      "full resolution (the file is read once; implies --decode-scale 0)");
   app->add_option("--library-root", o->library_roots,
                   "Read only files inside these folders (in addition to the roots `scan` recorded)");
   auto* lease = app->add_option("--assets-per-lease", o->assets_per_lease, "Shared catalogs: assets leased at a time")
