@@ -109,28 +109,52 @@ json DifferentPersonCosine(const SyntheticFaces& faces) {
   return {{"mean", mean}, {"std", std::sqrt(std::max(0.0, squares / pairs - mean * mean))}};
 }
 
-// recall@10 of the index against brute force over the stored vectors, and its latency, on held-out faces.
-// The first ids.size() faces are stored; a query that is itself stored is left out of its own results.
-std::optional<json> MeasureSearch(FaceIndex& index, const SyntheticFaces& faces, const std::vector<std::string>& ids,
-                                  const Flags& flags) {
+// The synthetic set of these flags with `total` faces: the identities of --faces (--identities, or one per 20 faces),
+// so a longer set continues the same people.
+SyntheticFacesOptions SyntheticOptions(const Flags& flags, int64_t total) {
+  SyntheticFacesOptions synthetic;
+  synthetic.faces = total;
+  synthetic.identities = flags.identities > 0 ? flags.identities : flags.faces / 20;
+  synthetic.seed = flags.seed;
+  synthetic.effective_dimension = flags.effective_dimension;
+  return synthetic;
+}
+
+// The true 10 nearest stored vectors (rows 0 .. stored - 1 of `vectors`) of each query row, by brute force, most
+// similar first; a stored query is left out of its own.
+std::vector<std::vector<std::pair<float, int64_t>>> ExactTop10(const VectorMatrix& vectors, int64_t stored,
+                                                               const std::vector<int64_t>& query_rows) {
+  std::vector<std::vector<std::pair<float, int64_t>>> out;
+  for (const int64_t row : query_rows) {
+    const auto query = vectors.row(row);
+    std::vector<std::pair<float, int64_t>> best;
+    for (int64_t r = 0; r < stored; ++r) {
+      if (r != row) best.emplace_back(Dot(query.data(), vectors.row(r).data(), vectors.dimension), r);
+    }
+    std::partial_sort(best.begin(), best.begin() + 10, best.end(), std::greater<>());
+    best.resize(10);
+    out.push_back(std::move(best));
+  }
+  return out;
+}
+
+// recall@10 of the index against `truth` (ExactTop10 of the same query rows), and its latency.
+std::optional<json> MeasureSearch(FaceIndex& index, const VectorMatrix& vectors, const std::vector<std::string>& ids,
+                                  const std::vector<int64_t>& query_rows,
+                                  const std::vector<std::vector<std::pair<float, int64_t>>>& truth_rows) {
   const int64_t stored = static_cast<int64_t>(ids.size());
   // Beside plain recall@10: recall of the true top 10 that are plausibly the same person (cosine >= 0.3); for
   // queries with few such faces, the rest of the top 10 are near-ties among strangers.
   int64_t found = 0, wanted = 0, found_close = 0, wanted_close = 0;
   std::vector<double> latency_ms;
-  for (int q = 0; q < flags.queries && q < flags.incremental; ++q) {
-    const int64_t row = flags.faces + q;
-    const auto query = faces.vectors.row(row);
+  for (size_t q = 0; q < query_rows.size(); ++q) {
+    const int64_t row = query_rows[q];
+    const auto query = vectors.row(row);
     const std::string self = row < stored ? ids[row] : std::string();
-    std::vector<std::pair<float, int64_t>> best;
-    for (int64_t r = 0; r < stored; ++r) {
-      if (r != row) best.emplace_back(Dot(query.data(), faces.vectors.row(r).data(), faces.vectors.dimension), r);
-    }
-    std::partial_sort(best.begin(), best.begin() + 10, best.end(), std::greater<>());
     std::set<std::string> truth, close;
-    for (int i = 0; i < 10; ++i) {
-      truth.insert(ids[best[i].second]);
-      if (best[i].first >= 0.3f) close.insert(ids[best[i].second]);
+    for (const auto& [similarity, r] : truth_rows[q]) {
+      truth.insert(ids[r]);
+      if (similarity >= 0.3f) close.insert(ids[r]);
     }
     Embedding embedding(query.begin(), query.end());
     const auto query_start = std::chrono::steady_clock::now();
@@ -157,41 +181,99 @@ std::optional<json> MeasureSearch(FaceIndex& index, const SyntheticFaces& faces,
               {"p95_ms", latency_ms[latency_ms.size() * 95 / 100]}};
 }
 
-// --search-only: the catalog and index of an earlier run with --db (same --faces and --seed), searched at each ef.
+// --search-only: the catalog and index of an earlier run kept with --db, searched at each ef: --queries stored faces
+// spread over the catalog, against brute force over every vector the catalog holds. An index file that is missing is
+// built first (with --m and --ef-construction) and kept.
 int SearchOnly(const Flags& flags, const std::vector<int>& ef_list) {
-  SyntheticFacesOptions synthetic;
-  synthetic.faces = flags.faces + flags.incremental;
-  synthetic.identities = flags.identities > 0 ? flags.identities : flags.faces / 20;
-  synthetic.seed = flags.seed;
-  synthetic.effective_dimension = flags.effective_dimension;
-  const SyntheticFaces faces = GenerateSyntheticFaces(synthetic);
+  VectorMatrix vectors;
   std::vector<std::string> ids;
   sqlite3* db = nullptr;
   sqlite3_open(flags.db.c_str(), &db);
   sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT id FROM face_instances ORDER BY rowid", -1, &stmt, nullptr);
-  while (sqlite3_step(stmt) == SQLITE_ROW) ids.push_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+  sqlite3_prepare_v2(db, "SELECT face_id, embedding FROM facefill_face_vectors ORDER BY rowid", -1, &stmt, nullptr);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    ids.push_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)));
+    const auto* v = static_cast<const float*>(sqlite3_column_blob(stmt, 1));
+    const int dimension = sqlite3_column_bytes(stmt, 1) / static_cast<int>(sizeof(float));
+    if (vectors.values.empty()) vectors.dimension = dimension;
+    vectors.values.insert(vectors.values.end(), v, v + dimension);
+  }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
-  if (static_cast<int64_t>(ids.size()) < flags.faces) {
-    std::cerr << flags.db << " holds " << ids.size() << " faces, fewer than " << flags.faces << "\n";
+  if (ids.empty() || flags.queries < 1) {
+    std::cerr << (ids.empty() ? flags.db + " holds no face vectors" : std::string("--queries must be positive"))
+              << "\n";
     return 1;
   }
+  std::vector<int64_t> query_rows;
+  const int64_t stride = std::max<int64_t>(1, static_cast<int64_t>(ids.size()) / flags.queries);
+  for (int64_t row = stride / 2; row < static_cast<int64_t>(ids.size()) && query_rows.size() < size_t(flags.queries);
+       row += stride) {
+    query_rows.push_back(row);
+  }
+  const auto truth = ExactTop10(vectors, static_cast<int64_t>(ids.size()), query_rows);
   json out = json::array();
   for (int ef : ef_list) {
     FaceIndexOptions options = flags.cluster.index;
     options.ef_search = ef;
-    options.save = false;
     auto index = FaceIndex::Open("sqlite:" + flags.db, options);
     if (!index.ok()) {
       std::cerr << index.status().ToString() << "\n";
       return 1;
     }
-    auto search = MeasureSearch(**index, faces, ids, flags);
+    auto search = MeasureSearch(**index, vectors, ids, query_rows, truth);
     if (!search) return 1;
     (*search)["ef_search"] = ef;
     out.push_back(*search);
+    std::cerr << search->dump() << "\n";
   }
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+// --incremental-only: the catalog an earlier run kept with --db (already clustered) gains `incremental` more synthetic
+// faces, stored as a backfill would, which are then assigned incrementally.
+int IncrementalOnly(const Flags& flags) {
+  const std::string url = "sqlite:" + flags.db;
+  auto catalog = OpenCatalog(url);
+  auto vectors = OpenVectorStore("", url);
+  if (!catalog.ok() || !vectors.ok()) {
+    std::cerr << (!catalog.ok() ? catalog.status() : vectors.status()).ToString() << "\n";
+    return 1;
+  }
+  int64_t stored = 0;
+  sqlite3* db = nullptr;
+  sqlite3_open(flags.db.c_str(), &db);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM face_instances", -1, &stmt, nullptr);
+  if (sqlite3_step(stmt) == SQLITE_ROW) stored = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  if (stored < flags.faces) {
+    std::cerr << flags.db << " holds " << stored << " faces, fewer than " << flags.faces << "\n";
+    return 1;
+  }
+  // The same identities as the stored faces (same --faces, --seed); the new faces come after every stored one.
+  const SyntheticFaces faces = GenerateSyntheticFaces(SyntheticOptions(flags, stored + flags.incremental));
+  auto more = StoreSyntheticFaces(faces, stored, flags.incremental, **catalog, **vectors,
+                                  fmt::format("incremental-{}-", stored));
+  if (!more.ok()) {
+    std::cerr << more.status().ToString() << "\n";
+    return 1;
+  }
+  catalog->reset();
+  vectors->reset();
+  ClusterOptions options = flags.cluster;
+  options.full_run_share = 1.0;
+  const double cpu = CpuSeconds();
+  auto assigned = AssignNewFaces(url, options);
+  if (!assigned.ok()) {
+    std::cerr << assigned.status().ToString() << "\n";
+    return 1;
+  }
+  json out = {{"stored_before", stored},      {"faces", flags.incremental},   {"assigned", assigned->assigned},
+              {"waiting", assigned->waiting}, {"seconds", assigned->seconds}, {"cpu_seconds", CpuSeconds() - cpu},
+              {"peak_rss_gb", PeakRssGb()}};
   std::cout << out.dump(2) << "\n";
   return 0;
 }
@@ -202,13 +284,8 @@ int Run(const Flags& flags) {
   out["threads"] = flags.cluster.threads;
   const auto total_start = std::chrono::steady_clock::now();
   // Faces to store, then held-out ones: search queries first, then the incremental batch.
-  SyntheticFacesOptions synthetic;
-  synthetic.faces = flags.faces + flags.incremental;
-  synthetic.identities = flags.identities > 0 ? flags.identities : flags.faces / 20;
-  synthetic.seed = flags.seed;
-  synthetic.effective_dimension = flags.effective_dimension;
   auto start = std::chrono::steady_clock::now();
-  const SyntheticFaces faces = GenerateSyntheticFaces(synthetic);
+  const SyntheticFaces faces = GenerateSyntheticFaces(SyntheticOptions(flags, flags.faces + flags.incremental));
   out["identities"] = faces.identities;
   out["effective_dimension"] = flags.effective_dimension;
   out["generate_seconds"] = Seconds(start);
@@ -250,7 +327,10 @@ int Run(const Flags& flags) {
   std::cerr << fmt::format("index built in {:.1f} s\n", out["index_build_seconds"].get<double>());
 
   // Search: recall@10 and latency against exact (brute force over the vectors in memory, and the SQLite store).
-  auto search = MeasureSearch(**index, faces, *ids, flags);
+  std::vector<int64_t> query_rows;
+  for (int q = 0; q < flags.queries && q < flags.incremental; ++q) query_rows.push_back(flags.faces + q);
+  auto search = MeasureSearch(**index, faces.vectors, *ids, query_rows,
+                              ExactTop10(faces.vectors, static_cast<int64_t>(ids->size()), query_rows));
   if (!search) return 1;
   out["search"] = *search;
   std::vector<double> exact_ms;
@@ -379,10 +459,15 @@ int main(int argc, char** argv) {
   bool search_only = false;
   std::vector<int> ef_list{64, 128, 256, 512};
   app.add_flag("--search-only", search_only,
-               "Only search the catalog and index an earlier run kept with --db (same --faces, --seed), at each "
-               "--ef-list value");
+               "Only search the catalog and index an earlier run kept with --db, at each --ef-list value (a missing "
+               "index is built with --m and --ef-construction)");
   app.add_option("--ef-list", ef_list, "ef values for --search-only")->capture_default_str();
+  bool incremental_only = false;
+  app.add_flag("--incremental-only", incremental_only,
+               "Only add --incremental faces to the clustered catalog an earlier run kept with --db (same --faces, "
+               "--seed) and assign them incrementally");
   CLI11_PARSE(app, argc, argv);
   if (search_only) return SearchOnly(flags, ef_list);
+  if (incremental_only) return IncrementalOnly(flags);
   return Run(flags);
 }

@@ -159,6 +159,7 @@ class HnswFaceIndex final : public FaceIndex {
       if (!face_id.ok()) return face_id.status();
       usable = meta->max_row == 0 || *face_id == meta->max_face_id;
     }
+    const auto load_start = std::chrono::steady_clock::now();
     if (usable) {
       try {
         index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), path_, false,
@@ -186,11 +187,13 @@ class HnswFaceIndex final : public FaceIndex {
     }
     meta_.model = view->model;
     bool changed = update_.rebuilt;
+    const auto mark_start = std::chrono::steady_clock::now();
     if (usable) {
       auto deleted = MarkDeleted();
       if (!deleted.ok()) return deleted.status();
       changed |= *deleted > 0;
     }
+    const auto add_start = std::chrono::steady_clock::now();
     auto added = AddSince(meta_.max_row, view->max_row);
     if (!added.ok()) return added.status();
     changed |= *added > 0;
@@ -201,11 +204,21 @@ class HnswFaceIndex final : public FaceIndex {
       meta_.max_face_id = *face_id;
     }
     index_->setEf(static_cast<size_t>(options_.ef_search));
-    if (changed && options_.save) FACEFILL_RETURN_IF_ERROR(Save());
-    update_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto save_start = std::chrono::steady_clock::now();
+    const bool worth_saving =
+        update_.rebuilt || static_cast<double>(update_.added + update_.deleted) >=
+                               options_.save_share * static_cast<double>(std::max<int64_t>(meta_.count, 1));
+    if (changed && worth_saving && options_.save) FACEFILL_RETURN_IF_ERROR(Save());
+    const auto end = std::chrono::steady_clock::now();
+    update_.seconds = std::chrono::duration<double>(end - start).count();
     if (changed) {
-      spdlog::info("face index {}: {} vectors ({}{} added, {} deleted) in {:.1f} s", path_, meta_.count,
-                   update_.rebuilt ? "rebuilt, " : "", update_.added, update_.deleted, update_.seconds);
+      auto s = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+      spdlog::info(
+          "face index {}: {} vectors ({}{} added, {} deleted) in {:.1f} s (catalog {:.1f}, load {:.1f}, deleted "
+          "{:.1f}, add {:.1f}, save {:.1f})",
+          path_, meta_.count, update_.rebuilt ? "rebuilt, " : "", update_.added, update_.deleted, update_.seconds,
+          s(start, load_start), s(load_start, mark_start), s(mark_start, add_start), s(add_start, save_start),
+          s(save_start, end));
     }
     return Status::Ok();
   }
@@ -347,7 +360,8 @@ class HnswFaceIndex final : public FaceIndex {
 
   // Marks indexed rows that left the catalog as deleted; returns how many.
   Result<int64_t> MarkDeleted() {
-    auto stmt = db_->Prepare("SELECT COUNT(*) FROM facefill_face_vectors WHERE rowid <= ?");
+    // "+rowid": counted over the face id index (a few bytes a row), not the table (2 KB a row).
+    auto stmt = db_->Prepare("SELECT COUNT(*) FROM facefill_face_vectors WHERE +rowid <= ?");
     if (!stmt.ok()) return stmt.status();
     stmt->Bind(1, meta_.max_row);
     auto row = stmt->Step();
@@ -355,7 +369,7 @@ class HnswFaceIndex final : public FaceIndex {
     const int64_t live = static_cast<int64_t>(index_->cur_element_count - index_->num_deleted_);
     if (stmt->Int(0) == live) return int64_t{0};
     stmt->Reset();
-    auto rows = db_->Prepare("SELECT rowid FROM facefill_face_vectors WHERE rowid <= ?");
+    auto rows = db_->Prepare("SELECT rowid FROM facefill_face_vectors WHERE +rowid <= ?");
     if (!rows.ok()) return rows.status();
     rows->Bind(1, meta_.max_row);
     std::unordered_set<int64_t> present;
@@ -472,6 +486,9 @@ Status FaceIndexOptions::Validate() const {
   }
   if (ef_search < 1) return Status(StatusCode::kInvalidArgument, "index ef_search must be at least 1");
   if (threads < 1) return Status(StatusCode::kInvalidArgument, "index threads must be at least 1");
+  if (!(save_share >= 0 && save_share <= 1)) {
+    return Status(StatusCode::kInvalidArgument, "index save share must be in [0, 1]");
+  }
   return Status::Ok();
 }
 
