@@ -66,12 +66,12 @@ class Decompressor {
     cinfo_.err = jpeg_std_error(&err_.pub);
     err_.pub.error_exit = JumpOnError;
     err_.pub.emit_message = RecordWarning;
-    jpeg_create_decompress(&cinfo_);
-    created_ = true;
-    header_read_ = Guarded(&err_, [&] {
-      jpeg_mem_src(&cinfo_, jpeg.data(), static_cast<unsigned long>(jpeg.size()));
-      jpeg_read_header(&cinfo_, TRUE);
-    });
+    // Inside the guard too: creation reports running out of memory through error_exit, which jumps.
+    created_ = Guarded(&err_, [&] { jpeg_create_decompress(&cinfo_); });
+    header_read_ = created_ && Guarded(&err_, [&] {
+                     jpeg_mem_src(&cinfo_, jpeg.data(), static_cast<unsigned long>(jpeg.size()));
+                     jpeg_read_header(&cinfo_, TRUE);
+                   });
   }
   ~Decompressor() {
     if (created_) jpeg_destroy_decompress(&cinfo_);
