@@ -21,7 +21,7 @@ struct FaceIndexOptions {
   // HNSW M: links per node (memory, build time and recall grow with it), and the candidate list while inserting.
   // M 32 with 200 against M 16 with 100, synthetic faces on 2 cores (quiet): at 100,000 the build takes 35 s
   // instead of 14 s and recall@10 at ef 768 is 0.997 instead of 0.9935; at 1,000,000 recall levels off at 0.96-0.97
-  // with M 16 and reaches 0.9875 at ef 768 (0.99 at 1024) with M 32, built in 15.5 min.
+  // with M 16 and reaches 0.9875 at ef 768 (0.99 at 1024) with M 32, built in 15 min.
   int max_connections = 32;
   int ef_construction = 200;
   // Candidate list while searching, at least top_k (latency and recall grow with it). 768: recall@10 0.997 at
@@ -31,7 +31,7 @@ struct FaceIndexOptions {
   bool save = true;  // write the index back beside the catalog after it changed
   // An open that added or deleted fewer than this share of the index's vectors (and did not rebuild it) leaves the
   // file as it was: the next open adds them again from the catalog, which costs far less than rewriting the whole
-  // file (1.2 GB at a million faces) after every small backfill. 0: save after every change.
+  // file (1.3 GB at a million faces) after every small backfill. 0: save after every change.
   double save_share = 0.005;
   Status Validate() const;
 };
