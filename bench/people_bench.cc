@@ -241,14 +241,12 @@ int IncrementalOnly(const Flags& flags) {
     std::cerr << (!catalog.ok() ? catalog.status() : vectors.status()).ToString() << "\n";
     return 1;
   }
-  int64_t stored = 0;
-  sqlite3* db = nullptr;
-  sqlite3_open(flags.db.c_str(), &db);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM face_instances", -1, &stmt, nullptr);
-  if (sqlite3_step(stmt) == SQLITE_ROW) stored = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  auto stats = (*catalog)->Stats();
+  if (!stats.ok()) {
+    std::cerr << stats.status().ToString() << "\n";
+    return 1;
+  }
+  const int64_t stored = stats->faces;
   if (stored < flags.faces) {
     std::cerr << flags.db << " holds " << stored << " faces, fewer than " << flags.faces << "\n";
     return 1;
