@@ -19,28 +19,37 @@ namespace facefill {
 
 struct FaceIndexOptions {
   // HNSW M: links per node (memory, build time and recall grow with it), and the candidate list while inserting.
-  // M 32 with 200 against M 16 with 100, synthetic faces on 2 cores (quiet): at 100,000 the build takes 35 s
-  // instead of 14 s and recall@10 at ef 768 is 0.997 instead of 0.9935; at 1,000,000 recall levels off at 0.96-0.97
-  // with M 16 and reaches 0.9875 at ef 768 (0.99 at 1024) with M 32, built in 15 min.
+  // M 32 with 200 against M 16 with 100, synthetic faces on 2 cores: at 1,000,000 recall levels off at 0.96-0.97
+  // with M 16, and clustering's BCubed F rises from 0.924 to 0.960 with M 32. With 8-bit codes, M 32 builds 100,000
+  // faces in 20 s and 1,000,000 in about 8 min.
   int max_connections = 32;
-  int ef_construction = 200;
-  // Candidate list while searching, at least top_k (latency and recall grow with it). 768: recall@10 0.997 at
-  // 100,000 synthetic faces (median 2.8 ms) and 0.9875 at 1,000,000 (8.0 ms) against exact search.
-  int ef_search = 768;
+  int ef_construction = 300;
+  // Candidate list while searching, at least top_k (latency and recall grow with it). 1536: recall@10 against exact
+  // search 0.9995 at 100,000 synthetic faces (median 2.2 ms) and 0.992 at 1,000,000 (median 4.5 ms with huge pages).
+  int ef_search = 1024;
   int threads = 2;   // insertion threads when building or catching up
   bool save = true;  // write the index back beside the catalog after it changed
-  // An open that added or deleted fewer than this share of the index's vectors (and did not rebuild it) leaves the
-  // file as it was: the next open adds them again from the catalog, which costs far less than rewriting the whole
-  // file (1.3 GB at a million faces) after every small backfill. 0: save after every change.
-  double save_share = 0.005;
+  // Back the index with 2 MB pages: its searches and inserts read it at random, and with 4 KB pages most reads also
+  // miss the TLB, so at a million faces searches take about a quarter less time. Opening costs 1-2 s more there on
+  // these VMs (the kernel gathers the pages), so it pays in processes that search a lot (full clustering runs,
+  // `serve`, benchmarks), not in a short incremental assignment or a single search.
+  bool huge_pages = false;
+  // An open that changed the index appends what it changed to PATH.hnsw.delta (the links that changed and the
+  // elements added: about 6 MB per 1,000 faces added at a million) until that file would pass this share of the
+  // index file's size; then it rewrites the whole index file (0.8 GB at a million faces) and drops the delta. 0:
+  // rewrite the whole file after every change.
+  double rewrite_share = 0.2;
   Status Validate() const;
 };
 
 // What opening did to bring the index up to date with the catalog.
 struct FaceIndexUpdate {
-  bool rebuilt = false;  // the file was missing, unreadable or built for other vectors
-  int64_t added = 0;     // vectors inserted
-  int64_t deleted = 0;   // vectors gone from the catalog, marked deleted in the index
+  bool rebuilt = false;        // the file was missing, unreadable or built for other vectors
+  int64_t added = 0;           // vectors inserted
+  int64_t deleted = 0;         // vectors gone from the catalog, marked deleted in the index
+  bool rewritten = false;      // the whole index file was written
+  bool delta_written = false;  // only the changes since it was, to the delta file beside it
+  int64_t delta_bytes = 0;
   double seconds = 0;
 };
 
@@ -55,9 +64,9 @@ class FaceIndex {
  public:
   virtual ~FaceIndex() = default;
 
-  // Opens the index of the SQLite catalog at `catalog_url` (files PATH.hnsw and PATH.hnsw.json): loads it, rebuilds
-  // it when missing or stale (other dimension or model, unreadable), marks vectors deleted since as deleted, adds
-  // vectors stored since, and saves it when it changed.
+  // Opens the index of the SQLite catalog at `catalog_url` (files PATH.hnsw, PATH.hnsw.json, PATH.hnsw.delta): loads
+  // it with its delta, rebuilds it when missing or stale (other dimension or model, unreadable), marks vectors
+  // deleted since as deleted, adds vectors stored since, and saves what changed (rewrite_share).
   static Result<std::unique_ptr<FaceIndex>> Open(const std::string& catalog_url, const FaceIndexOptions& options = {});
 
   // An index held in memory only, of `vectors` (L2-normalised; row i labelled labels[i]), for a catalog whose vectors
@@ -73,7 +82,8 @@ class FaceIndex {
   virtual int64_t size() const = 0;  // live vectors
   virtual int dimension() const = 0;
 
-  // The k nearest live vectors to `query` (L2-normalised), most similar first.
+  // The k nearest live vectors to `query` (L2-normalised), most similar first, with similarities as the index's
+  // codes give them (within a few 1e-4).
   virtual Result<std::vector<IndexNeighbor>> Nearest(std::span<const float> query, int k) const = 0;
 
   // Each of these stored vectors' k nearest other live vectors among `vector_rows` (euclidean distance between unit
@@ -81,10 +91,13 @@ class FaceIndex {
   // runs on. Point i of the graph is vector_rows[i]; a row the index does not hold gets no neighbours.
   virtual Result<KnnGraph> NeighborGraph(const std::vector<int64_t>& vector_rows, int k, int threads) const = 0;
 
-  // The vector stored at a row, as the index holds it (half precision), or kNotFound.
+  // The vector stored at a row, as the index holds it (8-bit codes: each component within 1/254 of the vector's
+  // largest component), or kNotFound.
   virtual Result<std::vector<float>> StoredVector(int64_t vector_row) const = 0;
 
   // Nearest() mapped to face ids through the catalog, filtered by min_similarity: VectorStore::Search's contract.
+  // The closest top_k + 10 by the index are reranked by the catalog's own vectors, so the similarities are exact
+  // search's.
   virtual Result<std::vector<VectorMatch>> Search(const Embedding& query, int top_k, float min_similarity) = 0;
 };
 

@@ -50,7 +50,9 @@ int Run(ServeFlags flags) {
   // Search goes through the HNSW index beside an embedded catalog's own vectors, as `facefill search` does.
   // On PostgreSQL it goes through the vector store's own search (the service's Qdrant collection, or pgvector).
   if ((vectors.empty() || vectors == "local") && !UsesPgvector(vectors, db)) {
-    stores.vectors = WithFaceIndex(std::move(stores.vectors), db);
+    FaceIndexOptions index;
+    index.huge_pages = true;  // a server searches many times: faster searches are worth a slower open
+    stores.vectors = WithFaceIndex(std::move(stores.vectors), db, index);
   }
   std::unique_ptr<JobQueue> queue;
   if (const std::string url = QueueUrl(flags.queue, flags.stores.service_env); !url.empty()) {
