@@ -21,6 +21,7 @@
 
 #include "../sqlite/sqlite_db.h"
 #include "../sqlite/sqlite_url.h"
+#include "facefill/image.h"  // ReadFileBytes
 #include "index_files.h"
 #include "int8_vectors.h"
 
@@ -457,6 +458,13 @@ class HnswFaceIndex final : public FaceIndex {
     return {index_->linkLists_[id], static_cast<size_t>(levels) * index_->size_links_per_element_};
   }
 
+  // An element's upper links as both files hold them: their length in bytes, then the links.
+  void AppendUpperLinks(size_t id, std::string* out) const {
+    const auto links = UpperLinks(id);
+    Put(out, static_cast<uint32_t>(links.size()));
+    *out += links;
+  }
+
   // One hash of each of the first `count` elements' links, to find which changed since the file was written.
   std::vector<uint64_t> HashLinks(size_t count) const {
     std::vector<uint64_t> hashes(count);
@@ -535,7 +543,7 @@ class HnswFaceIndex final : public FaceIndex {
     ApplyDeltas();
     FACEFILL_RETURN_IF_ERROR(CheckLinks());
     loaded_count_ = index_->cur_element_count;
-    loaded_hashes_ = HashLinks(loaded_count_);
+    if (options_.save) loaded_hashes_ = HashLinks(loaded_count_);  // only Persist compares against them
     Hnsw& x = *index_;
     x.label_lookup_.reserve(x.cur_element_count);
     x.num_deleted_ = 0;
@@ -583,10 +591,13 @@ class HnswFaceIndex final : public FaceIndex {
   // good, where the next record goes.
   void ApplyDeltas() {
     delta_good_bytes_ = 0;
-    const auto data = index_files::ReadWholeFile(DeltaPath());
-    if (!data) return;
-    while (delta_good_bytes_ < data->size()) {
-      const auto used = ApplyRecord(std::string_view(*data).substr(delta_good_bytes_));
+    std::vector<uint8_t> bytes;
+    if (!fs::exists(DeltaPath()) || !ReadFileBytes(DeltaPath(), std::numeric_limits<int64_t>::max(), &bytes).ok()) {
+      return;
+    }
+    const std::string_view data(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    while (delta_good_bytes_ < data.size()) {
+      const auto used = ApplyRecord(data.substr(delta_good_bytes_));
       if (used == 0) {
         spdlog::warn("face index delta {}: a record at byte {} is stale or damaged; it and any after it are ignored",
                      DeltaPath(), delta_good_bytes_);
@@ -688,19 +699,14 @@ class HnswFaceIndex final : public FaceIndex {
     Put(&record, static_cast<uint64_t>(changed.size()));
     Put(&record, static_cast<uint64_t>(meta.size()));
     record += meta;
-    auto put_upper = [&](size_t id) {
-      const auto upper = UpperLinks(id);
-      Put(&record, static_cast<uint32_t>(upper.size()));
-      record += upper;
-    };
     for (const uint32_t id : changed) {
       Put(&record, id);
       record += Level0Links(id);
-      put_upper(id);
+      AppendUpperLinks(id, &record);
     }
     for (size_t id = loaded_count_; id < x.cur_element_count; ++id) {
       record.append(x.data_level0_memory_ + id * x.size_data_per_element_, x.size_data_per_element_);
-      put_upper(id);
+      AppendUpperLinks(id, &record);
     }
     const uint64_t length = record.size(), hash = std::hash<std::string_view>()(record);
     Put(&record, length);
@@ -744,11 +750,7 @@ class HnswFaceIndex final : public FaceIndex {
     Put(&header, x.ef_construction_);
     const std::string_view level0(x.data_level0_memory_, x.cur_element_count * x.size_data_per_element_);
     std::string upper;
-    for (size_t i = 0; i < x.cur_element_count; ++i) {
-      const auto links = UpperLinks(i);
-      Put(&upper, static_cast<uint32_t>(links.size()));
-      upper += links;
-    }
+    for (size_t i = 0; i < x.cur_element_count; ++i) AppendUpperLinks(i, &upper);
     FACEFILL_RETURN_IF_ERROR(index_files::WriteAtomically(path_, {header, level0, upper}));
     FACEFILL_RETURN_IF_ERROR(index_files::WriteMeta(path_ + ".json", meta_));
     update_.rewritten = true;

@@ -1,4 +1,4 @@
-// The face index's meta file, whole-file reads and atomic writes.
+// The face index's meta file and atomic writes.
 #include "index_files.h"
 
 #include <fmt/format.h>
@@ -41,8 +41,10 @@ std::optional<IndexMeta> MetaFromJson(std::string_view json) {
 }
 
 std::optional<IndexMeta> ReadMeta(const std::string& path) {
-  const auto text = ReadWholeFile(path);
-  return text ? MetaFromJson(*text) : std::nullopt;
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  const std::string text((std::istreambuf_iterator<char>(in)), {});  // a few hundred bytes
+  return MetaFromJson(text);
 }
 
 Status WriteMeta(const std::string& path, const IndexMeta& meta) {
@@ -53,15 +55,6 @@ Status WriteMeta(const std::string& path, const IndexMeta& meta) {
 std::string NewGeneration() {
   std::random_device random;
   return fmt::format("{:08x}{:08x}", random(), random());
-}
-
-std::optional<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return std::nullopt;
-  std::string data(static_cast<size_t>(in.tellg()), '\0');
-  in.seekg(0);
-  if (!in.read(data.data(), static_cast<std::streamsize>(data.size()))) return std::nullopt;
-  return data;
 }
 
 Status WriteAtomically(const std::string& path, std::initializer_list<std::string_view> parts) {

@@ -1,5 +1,5 @@
-// The face index's files apart from hnswlib's structures: the meta file beside the index (.json), whole-file reads
-// and atomic writes, and reading and writing plain values in byte buffers (the index file's header, delta records).
+// The face index's files apart from hnswlib's structures: the meta file beside the index (.json), atomic writes, and
+// reading and writing plain values in byte buffers (the index file's header, delta records).
 #pragma once
 
 #include <cstdint>
@@ -32,9 +32,6 @@ std::optional<IndexMeta> MetaFromJson(std::string_view json);  // nullopt when m
 std::optional<IndexMeta> ReadMeta(const std::string& path);
 Status WriteMeta(const std::string& path, const IndexMeta& meta);  // atomically
 std::string NewGeneration();
-
-// The bytes of a file, or nullopt when it cannot be read.
-std::optional<std::string> ReadWholeFile(const std::string& path);
 
 // Writes `parts` one after another to a temporary file and renames it over `path`, so that a reader never sees half
 // a file.
