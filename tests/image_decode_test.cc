@@ -261,6 +261,33 @@ TEST(ImageDecodeTest, BrokenInputsGiveTypedErrorsNamingTheFile) {
   }
 }
 
+// Broken HEIC files: libheif explains most of them in messages that its context owns, so the reason must be copied
+// before the context goes (a fuzzer found the header check reading a freed message).
+TEST(ImageDecodeTest, BrokenHeicGivesCorruptImageWithLibheifsReason) {
+  const auto heic = Heic(TestCard(), 1);
+  ASSERT_GT(heic.size(), 200u);
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> cases;
+  for (size_t cut : {size_t{40}, size_t{120}, heic.size() / 4, heic.size() / 2}) {
+    cases.emplace_back("cut at " + std::to_string(cut), std::vector<uint8_t>(heic.begin(), heic.begin() + cut));
+  }
+  // The second box (after ftyp) claims to be larger than the file.
+  auto oversized = heic;
+  const size_t second = size_t{heic[0]} << 24 | size_t{heic[1]} << 16 | size_t{heic[2]} << 8 | heic[3];
+  ASSERT_LT(second + 4, heic.size());
+  oversized[second] = 0x7F, oversized[second + 1] = 0xFF;
+  cases.emplace_back("oversized box", oversized);
+  for (const auto& [what, bytes] : cases) {
+    auto header = ReadImageHeader(bytes);
+    ASSERT_FALSE(header.ok()) << what;
+    EXPECT_EQ(header.status().code(), StatusCode::kCorruptImage) << what << ": " << header.status().ToString();
+    EXPECT_NE(header.status().message().find("heif header: "), std::string::npos) << header.status().message();
+    auto decoded = DecodeImage(bytes, "broken.heic");
+    ASSERT_FALSE(decoded.ok()) << what;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kCorruptImage) << what << ": " << decoded.status().ToString();
+    EXPECT_NE(decoded.status().message().find("broken.heic"), std::string::npos) << decoded.status().message();
+  }
+}
+
 TEST(ImageDecodeTest, FileSizeLimitRefusesWithoutReading) {
   TempDir dir;
   WriteBytes(dir / "big.jpg", Encode(".jpg", TestCard(640, 480)));

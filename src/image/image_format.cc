@@ -3,6 +3,7 @@
 #include <turbojpeg.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "facefill/image.h"
@@ -101,18 +102,14 @@ Result<ImageHeader> BmpHeader(std::span<const uint8_t> bytes) {
 }
 
 Result<ImageHeader> HeifHeader(std::span<const uint8_t> bytes) {
-  heif_context* context = heif_context_alloc();
-  heif_error error = heif_context_read_from_memory_without_copy(context, bytes.data(), bytes.size(), nullptr);
-  ImageHeader header{ImageFormat::kHeif, 0, 0};
+  // libheif's error messages can live in the context: the context is freed only after the message is copied.
+  std::unique_ptr<heif_context, decltype(&heif_context_free)> context(heif_context_alloc(), heif_context_free);
+  heif_error error = heif_context_read_from_memory_without_copy(context.get(), bytes.data(), bytes.size(), nullptr);
   heif_image_handle* handle = nullptr;
-  if (error.code == heif_error_Ok) error = heif_context_get_primary_image_handle(context, &handle);
-  if (error.code == heif_error_Ok) {
-    header.width = heif_image_handle_get_width(handle);
-    header.height = heif_image_handle_get_height(handle);
-    heif_image_handle_release(handle);
-  }
-  heif_context_free(context);
+  if (error.code == heif_error_Ok) error = heif_context_get_primary_image_handle(context.get(), &handle);
   if (error.code != heif_error_Ok) return Corrupt(ImageFormat::kHeif, error.message);
+  ImageHeader header{ImageFormat::kHeif, heif_image_handle_get_width(handle), heif_image_handle_get_height(handle)};
+  heif_image_handle_release(handle);
   return header;
 }
 
