@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "facefill/job_queue.h"
+#include "facefill/worker.h"
 #include "queue/redis_client.h"
 #include "queue/redis_job_queue.h"
 #include "test_support.h"
@@ -304,20 +305,22 @@ namespace {
 
 // Issue 11's scale-out try-out: two idle workers and one queued job; the second worker used to see the job moved to
 // the active list but not yet running, drop it as finished, and idle. Both must get the job, however the two takes
-// interleave (repeated, both waiting when the job arrives).
+// interleave (repeated, both waiting when the job arrives). The worker that does not move the job off the queue joins
+// it when its wait ends, so each round takes one wait: the worker's default poll (1 s), not longer.
 TEST(RedisQueueRaceTest, TwoIdleWorkersBothJoinTheFirstQueuedJob) {
   ASSERT_NE(testing::Services(), nullptr);
+  const auto wait = WorkerOptions{}.poll;
   for (int round = 0; round < 50; ++round) {
     const QueueOptions options = Prefixed("join");
     auto a = OpenQueue(options), b = OpenQueue(options), producer = OpenQueue(options);
     ASSERT_TRUE(a && b && producer);
     std::optional<JobInfo> got_a, got_b;
     std::thread ta([&] {
-      auto t = a->Take("worker-a", 3000ms);
+      auto t = a->Take("worker-a", wait);
       if (t.ok()) got_a = *t;
     });
     std::thread tb([&] {
-      auto t = b->Take("worker-b", 3000ms);
+      auto t = b->Take("worker-b", wait);
       if (t.ok()) got_b = *t;
     });
     std::this_thread::sleep_for(20ms);
