@@ -21,6 +21,7 @@
 
 #include "../sqlite/sqlite_db.h"
 #include "../sqlite/sqlite_url.h"
+#include "../vectors/exact_similarity.h"
 #include "facefill/image.h"  // ReadFileBytes
 #include "index_files.h"
 #include "int8_vectors.h"
@@ -138,9 +139,12 @@ class HnswFaceIndex final : public FaceIndex {
     if (!view.ok()) return view.status();
     dimension_ = view->dimension > 0 ? view->dimension : 512;
     space_ = std::make_unique<CodeCosineSpace>(static_cast<size_t>(dimension_));
+    // Whether a meta (the file's, then the last delta record's) describes the catalog's vectors.
+    auto describes_catalog = [&](const IndexMeta& m) {
+      return m.version == kMetaVersion && m.dimension == dimension_ && m.model == view->model;
+    };
     auto meta = index_files::ReadMeta(path_ + ".json");
-    bool usable = meta && meta->version == kMetaVersion && meta->dimension == dimension_ &&
-                  meta->model == view->model && fs::exists(path_);
+    bool usable = meta && describes_catalog(*meta) && fs::exists(path_);
     const auto load_start = std::chrono::steady_clock::now();
     if (usable) {
       meta_ = *meta;
@@ -158,7 +162,7 @@ class HnswFaceIndex final : public FaceIndex {
     }
     if (usable) {
       // The delta's meta was written later than the file's: it must describe these vectors too.
-      usable = meta_.version == kMetaVersion && meta_.dimension == dimension_ && meta_.model == view->model;
+      usable = describes_catalog(meta_);
     }
     if (usable) {
       // A changed face id at the largest indexed row means SQLite reused row ids after deleting the top rows.
@@ -321,8 +325,7 @@ class HnswFaceIndex final : public FaceIndex {
       if (*row) {
         const auto v = stmt->Floats(2);
         if (v.size() != query.size()) continue;
-        float dot = 0;  // summed as exact search sums it
-        for (size_t i = 0; i < v.size(); ++i) dot += v[i] * query[i];
+        const float dot = ExactSimilarity(v, query);
         if (dot >= min_similarity) matches.push_back({stmt->Text(0), stmt->Int(1), dot});
       }
       stmt->Reset();

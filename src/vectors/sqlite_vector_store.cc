@@ -6,6 +6,7 @@
 #include "../sqlite/sqlite_db.h"
 #include "../sqlite/sqlite_id_page.h"
 #include "../sqlite/sqlite_url.h"
+#include "exact_similarity.h"
 #include "vector_backends.h"
 
 namespace facefill {
@@ -88,8 +89,7 @@ class SqliteVectorStore final : public VectorStore {
     FACEFILL_RETURN_IF_ERROR(stmt->ForEachRow([&] {
       auto v = stmt->Floats(2);
       if (v.size() != query.size()) return;
-      float dot = 0;
-      for (size_t i = 0; i < v.size(); ++i) dot += v[i] * query[i];
+      const float dot = ExactSimilarity(v, query);
       if (dot < min_similarity) return;
       if (static_cast<int>(best.size()) < top_k) {
         best.push({stmt->Text(0), stmt->Int(1), dot});
